@@ -1,0 +1,39 @@
+"""greenpool: executors for eventlet, native threads and processes.
+
+One :class:`Future`, one :class:`ExecutorStatistics`, one ``check_and_reject``
+contract across every executor, and a drop-in for futurist's executor API:
+``import greenpool as futurist`` keeps working.
+
+Importing greenpool never imports eventlet (which warns on import that it is
+deprecated); creating a :class:`GreenThreadPoolExecutor` does.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import CancelledError
+from concurrent.futures import TimeoutError as TimeoutError  # noqa: A004, PLC0414
+
+from greenpool import rejection, waiters
+from greenpool._errors import RejectedSubmission
+from greenpool._executor import Executor, WorkItem
+from greenpool._future import Future, GreenFuture
+from greenpool._statistics import ExecutorStatistics
+from greenpool.green import GreenThreadPoolExecutor
+from greenpool.synchronous import SynchronousExecutor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CancelledError",
+    "Executor",
+    "ExecutorStatistics",
+    "Future",
+    "GreenFuture",
+    "GreenThreadPoolExecutor",
+    "RejectedSubmission",
+    "SynchronousExecutor",
+    "TimeoutError",
+    "WorkItem",
+    "rejection",
+    "waiters",
+]

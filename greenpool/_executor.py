@@ -1,0 +1,308 @@
+"""The executor base: submit, rejection, statistics, shutdown and map, for every backend.
+
+Data flows one way::
+
+    submit(fn, *args)
+      -> Executor.submit          shutdown check, check_and_reject(executor, backlog),
+                                  gatherer.record_submitted, all under the submit lock
+      -> backend._start(item)     hand the WorkItem to an idle worker, start one, or queue it
+      -> WorkItem.run()           in a worker: record start, call, record outcome
+      -> Future resolves          waiters wake, already counted in statistics
+
+Each backend (green, thread, process, synchronous) implements only the
+``_start`` / ``_take_pending`` / ``_stop_workers`` / ``_join_workers`` hooks and
+``num_workers``; everything a user can observe about submission, rejection,
+statistics and shutdown is decided here, once. That is what lets a service
+move between backends by changing one class name.
+
+``backlog``, passed to ``check_and_reject``, means the same thing everywhere:
+accepted calls that no worker can take now, ``max(0, pending - (max_workers -
+running))``, which is ``max(0, pending + running - max_workers)``. futurist
+passes the thread pool's raw queue length instead, so a rejector there refuses
+work that idle workers could run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+from greenlet import GreenletExit
+
+from greenpool import _parking
+from greenpool._errors import RejectedSubmission
+from greenpool._future import Future
+from greenpool._statistics import ExecutorStatistics, Gatherer
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+#: The clock for every wait and run time.
+now = time.monotonic
+
+_executor_ids = itertools.count(1)
+
+CheckAndReject = Callable[[Any, int], object]
+
+
+class WorkItem:
+    """One accepted call: its future, what to call, and when it was accepted."""
+
+    __slots__ = ("args", "fn", "future", "gatherer", "kwargs", "submitted_at")
+
+    def __init__(
+        self,
+        future: Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        gatherer: Gatherer,
+    ) -> None:
+        self.future = future
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.gatherer = gatherer
+        self.submitted_at = now()
+
+    def run(self) -> None:
+        """Run the call in this worker, unless it was cancelled while queued.
+
+        The outcome is recorded before the future resolves, so its waiters see
+        it counted. Every exception goes to the future, as in the stdlib; a
+        ``GreenletExit`` (the worker greenlet is being killed) is re-raised
+        afterwards so the kill still ends the worker.
+        """
+        future = self.future
+        if not future.set_running_or_notify_cancel():
+            return
+        gatherer = self.gatherer
+        started_at = now()
+        gatherer.record_started(started_at - self.submitted_at)
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            gatherer.record_finished(now() - started_at, True)
+            future.set_exception(exc)
+            if isinstance(exc, GreenletExit):
+                raise
+            del exc  # The traceback references this frame.
+        else:
+            gatherer.record_finished(now() - started_at, False)
+            future.set_result(result)
+
+
+class Executor(concurrent.futures.Executor):
+    """What every greenpool executor shares; backends override the ``_`` hooks."""
+
+    def __init__(
+        self,
+        max_workers: int,
+        check_and_reject: CheckAndReject | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int):
+            raise TypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
+        if max_workers <= 0:
+            raise ValueError(f"max_workers must be greater than 0, got {max_workers}")
+        if check_and_reject is not None and not callable(check_and_reject):
+            raise TypeError(f"check_and_reject must be callable or None, got {check_and_reject!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, got {name!r}")
+        self._max_workers = max_workers
+        self._check_and_reject = check_and_reject
+        self._name = name if name is not None else f"{type(self).__name__}-{next(_executor_ids)}"
+        self._gatherer = Gatherer()
+        # One bound method shared by every future, instead of one per future.
+        self._record_cancelled = self._gatherer.record_cancelled
+        self._submit_lock = _parking.Lock()
+        self._shut_down = False
+
+    # -- what users read -------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """A label for logs and metrics; defaults to the class name and a number."""
+        return self._name
+
+    @property
+    def max_workers(self) -> int:
+        return self._max_workers
+
+    @property
+    def alive(self) -> bool:
+        """False once ``shutdown`` has been called."""
+        return not self._shut_down
+
+    @property
+    def statistics(self) -> ExecutorStatistics:
+        """A consistent, immutable snapshot of what this executor has done."""
+        return self._gatherer.snapshot()
+
+    @property
+    def backlog(self) -> int:
+        """Accepted calls that no worker can take now (what ``check_and_reject`` gets)."""
+        return max(0, self._gatherer.outstanding - self._max_workers)
+
+    @property
+    def queue_size(self) -> int:
+        """Accepted calls not yet started by a worker (``statistics.pending``)."""
+        return self._gatherer.pending
+
+    @property
+    def num_workers(self) -> int:
+        """Workers that exist now, busy or idle."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "shut down"
+        return (
+            f"<{type(self).__name__} {self._name!r} {state} "
+            f"workers={self.num_workers}/{self._max_workers} backlog={self.backlog}>"
+        )
+
+    # -- submission ------------------------------------------------------
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        """Schedule ``fn(*args, **kwargs)`` and return its :class:`Future`.
+
+        Raises ``TypeError`` if ``fn`` is not callable, ``RuntimeError`` after
+        ``shutdown``, and whatever ``check_and_reject`` raises
+        (:class:`RejectedSubmission` to refuse); in each case nothing is
+        queued and only a rejection is counted.
+        """
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        with self._submit_lock:
+            if self._shut_down:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if self._check_and_reject is not None:
+                backlog = max(0, self._gatherer.outstanding - self._max_workers)
+                try:
+                    self._check_and_reject(self, backlog)
+                except RejectedSubmission:
+                    self._gatherer.record_rejected()
+                    raise
+            future: Future[_T] = Future()
+            future._on_cancel = self._record_cancelled
+            item = WorkItem(future, fn, args, kwargs, self._gatherer)
+            self._gatherer.record_submitted()
+            try:
+                run_in_caller = self._start(item)
+            except BaseException:
+                self._gatherer.record_withdrawn()
+                raise
+        if run_in_caller:
+            self._run_in_caller(item)
+        return future
+
+    def map(  # type: ignore[override]
+        self,
+        fn: Callable[..., _T],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int | None = None,
+    ) -> Iterator[_T]:
+        """Like the builtin ``map``, with calls run by this executor; lazy and bounded.
+
+        Results come in input order. Unlike the stdlib, which submits the
+        whole input before yielding anything, at most ``2 * max_workers``
+        calls are in flight, so an endless iterator works and memory stays
+        bounded. ``timeout`` counts from this call, as in the stdlib; a
+        result not ready by then raises ``TimeoutError``. Calls still in
+        flight are cancelled if the iterator is closed early or raises.
+        ``chunksize`` is accepted for the stdlib's signature; backends that
+        batch calls (the process pool) use it.
+        """
+        if chunksize is not None and (
+            isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
+        ):
+            raise ValueError(f"chunksize must be a positive int or None, got {chunksize!r}")
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        deadline = None if timeout is None else now() + timeout
+        arguments = zip(*iterables, strict=False)
+        window = 2 * self._max_workers
+        in_flight: deque[Future[_T]] = deque()
+        # Submit the first window now, so that errors such as a shut-down
+        # executor surface at the call, as they do with the stdlib.
+        for args in itertools.islice(arguments, window):
+            in_flight.append(self.submit(fn, *args))
+        return self._map_results(fn, arguments, in_flight, deadline)
+
+    def _map_results(
+        self,
+        fn: Callable[..., _T],
+        arguments: Iterator[tuple[Any, ...]],
+        in_flight: deque[Future[_T]],
+        deadline: float | None,
+    ) -> Iterator[_T]:
+        try:
+            while in_flight:
+                future = in_flight.popleft()
+                remaining = None if deadline is None else deadline - now()
+                result = future.result(remaining)
+                next_args = next(arguments, None)
+                if next_args is not None:
+                    in_flight.append(self.submit(fn, *next_args))
+                yield result
+                del result
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+    # -- shutdown --------------------------------------------------------
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting work; optionally cancel what has not started; optionally wait.
+
+        Calls already accepted still run unless ``cancel_futures`` is true, in
+        which case every call that has not started is cancelled (futurist
+        ignores the flag). A call that submits while shutdown waits gets
+        ``RuntimeError``, and shutdown still returns. Called from inside one
+        of this executor's own workers, ``wait=True`` waits for the other
+        workers only, rather than for itself, which would never return.
+        """
+        with self._submit_lock:
+            self._shut_down = True
+            to_cancel = self._take_pending() if cancel_futures else []
+            self._stop_workers()
+        # Outside the lock: cancel() runs callbacks, which may call submit().
+        for item in to_cancel:
+            if item.future.cancel():
+                item.future.set_running_or_notify_cancel()
+        if wait:
+            self._join_workers()
+
+    # -- backend hooks ---------------------------------------------------
+
+    def _start(self, item: WorkItem) -> bool:
+        """Give ``item`` to a worker, start a worker for it, or queue it.
+
+        Called under the submit lock, after the item has been counted as
+        submitted. Return True to have the submitting caller run the item
+        itself once the lock is released (the synchronous executor does).
+        Raise, without having queued the item, if it cannot be taken.
+        """
+        raise NotImplementedError
+
+    def _run_in_caller(self, item: WorkItem) -> None:
+        """Run an item that ``_start`` gave back to the submitting caller."""
+        item.run()
+
+    def _take_pending(self) -> list[WorkItem]:
+        """Remove and return every queued item no worker has taken yet."""
+        raise NotImplementedError
+
+    def _stop_workers(self) -> None:
+        """Tell workers to exit once no queued work is left; do not wait."""
+        raise NotImplementedError
+
+    def _join_workers(self) -> None:
+        """Wait until every worker but the calling one has exited."""
+        raise NotImplementedError

@@ -1,0 +1,34 @@
+"""Ready-made ``check_and_reject`` policies.
+
+A policy is any callable ``(executor, backlog)`` that raises
+:class:`greenpool.RejectedSubmission` to refuse a submission. It runs under
+the executor's submit lock, before anything is queued. ``backlog`` is the
+number of accepted calls no worker can take now, the same on every executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from greenpool._errors import RejectedSubmission
+
+
+def reject_when_reached(max_backlog: int) -> Callable[[Any, int], None]:
+    """Refuse a submission once ``backlog`` has reached ``max_backlog`` (as futurist's).
+
+    With ``max_backlog=0`` only calls that a worker can start at once are
+    accepted.
+    """
+    if isinstance(max_backlog, bool) or not isinstance(max_backlog, int):
+        raise TypeError(f"max_backlog must be an int, not {type(max_backlog).__name__}")
+    if max_backlog < 0:
+        raise ValueError(f"max_backlog must be >= 0, got {max_backlog}")
+
+    def _rejector(executor: Any, backlog: int) -> None:
+        if backlog >= max_backlog:
+            raise RejectedSubmission(
+                f"Current backlog {backlog} is not allowed to go beyond {max_backlog}"
+            )
+
+    return _rejector

@@ -1,0 +1,62 @@
+"""SynchronousExecutor: runs each call in the caller, with the same Future, statistics and rejection.
+
+Useful where an executor is expected but concurrency is not wanted: tests,
+debugging, or a service configured to run inline. Each call runs inside
+``submit``, after the submit lock is released, so a call may itself submit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from greenpool._executor import CheckAndReject, Executor, WorkItem
+
+
+class SynchronousExecutor(Executor):
+    """Runs each submitted call immediately, in the submitting thread.
+
+    Accepts futurist's positional ``green`` (ignored: greenpool's future works
+    from green and native threads alike) and ``run_work_func``, a callable
+    given the work item, whose ``run()`` runs the call.
+    """
+
+    def __init__(
+        self,
+        green: bool = False,
+        run_work_func: Callable[[WorkItem], object] | None = None,
+        *,
+        check_and_reject: CheckAndReject | None = None,
+        name: str | None = None,
+    ) -> None:
+        if run_work_func is not None and not callable(run_work_func):
+            raise ValueError("run_work_func must be callable")
+        super().__init__(1, check_and_reject, name=name)
+        self._run_work_func = run_work_func
+
+    @property
+    def num_workers(self) -> int:
+        return 0
+
+    def restart(self) -> None:
+        """Accept work again after ``shutdown``, with statistics cleared (as futurist)."""
+        if self._shut_down:
+            self._shut_down = False
+            self._gatherer.clear()
+
+    def _start(self, item: WorkItem) -> bool:
+        return True
+
+    def _run_in_caller(self, item: WorkItem) -> None:
+        if self._run_work_func is None:
+            item.run()
+        else:
+            self._run_work_func(item)
+
+    def _take_pending(self) -> list[WorkItem]:
+        return []
+
+    def _stop_workers(self) -> None:
+        pass
+
+    def _join_workers(self) -> None:
+        pass
+
