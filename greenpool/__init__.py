@@ -11,7 +11,7 @@ deprecated); creating a :class:`GreenThreadPoolExecutor` does.
 from __future__ import annotations
 
 from concurrent.futures import CancelledError
-from concurrent.futures import TimeoutError as TimeoutError  # noqa: A004, PLC0414
+from concurrent.futures import TimeoutError as TimeoutError
 
 from greenpool import rejection, waiters
 from greenpool._errors import RejectedSubmission

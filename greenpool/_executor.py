@@ -201,7 +201,7 @@ class Executor(concurrent.futures.Executor):
             self._run_in_caller(item)
         return future
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., _T],
         *iterables: Iterable[Any],

@@ -11,22 +11,18 @@ The classic answer, also used by ``eventlet.tpool``, is a self-pipe: the
 other thread appends the callable to a deque (append and popleft are atomic
 in CPython) and writes one byte to a pipe whose read end the hub watches.
 The hub drains the pipe and runs the callables in its own greenlet. There is
-one channel per hub, created on first use *from the hub's own thread* (a
-hub's listener table is not thread-safe, so the green thread that is about to
-park creates it, never the thread that will wake it); a byte is written only
-when the channel is not already signalled, so a burst of wakeups costs one
-syscall.
+one channel per hub (see :class:`greenpool._parking.HubState`), created from
+the hub's own thread, because a hub's listener table is not thread-safe; a
+byte is written only when the channel is not already signalled, so a burst
+of wakeups costs one syscall.
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import weakref
 from collections.abc import Callable
 from typing import Any
-
-_channels: weakref.WeakKeyDictionary[Any, HubChannel] = weakref.WeakKeyDictionary()
 
 
 class HubChannel:
@@ -69,11 +65,3 @@ class HubChannel:
 
     def _on_closed(self, *_args: object) -> None:  # pragma: no cover - never closed
         pass
-
-
-def channel_for(hub: Any) -> HubChannel:
-    """The channel into ``hub``; call from the hub's own thread only."""
-    channel = _channels.get(hub)
-    if channel is None:
-        channel = _channels[hub] = HubChannel(hub)
-    return channel

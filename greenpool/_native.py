@@ -14,8 +14,10 @@ the pure modules. Either way this module never imports eventlet itself.
 
 from __future__ import annotations
 
+import _thread
 import sys
 import types
+from collections.abc import Callable
 
 
 def _thread_is_monkey_patched() -> bool:
@@ -34,11 +36,9 @@ def _original(modname: str) -> types.ModuleType:
 _thread_module = _original("_thread")
 
 #: A real OS lock, whatever monkey patching has done to ``_thread``.
-allocate_lock = _thread_module.allocate_lock
+allocate_lock: Callable[[], _thread.LockType] = _thread_module.allocate_lock
 #: The real OS thread id (a patched ``get_ident`` returns a greenlet's id).
-get_ident = _thread_module.get_ident
-#: The type of :func:`allocate_lock`'s locks, for annotations.
-LockType = _thread_module.LockType
+get_ident: Callable[[], int] = _thread_module.get_ident
 
 
 def threading_module() -> types.ModuleType:

@@ -78,18 +78,71 @@ class NativeWaiter:
         return self.woken
 
 
+class HubState:
+    """What greenpool keeps per eventlet hub: its thread, its self-pipe, its ready queue.
+
+    Green waiters woken from inside the hub's own thread are not resumed one
+    hub timer each: they join ``ready`` and one timer drains it. A green
+    worker that is about to park can instead take the next ready waiter and
+    switch to it directly (:meth:`pop_ready`), saving a trip through the
+    hub's loop; the worker was handed its call by a hub timer, so every cycle
+    still passes through the hub and IO polling cannot starve.
+
+    Kept as an attribute of the hub object: a lookup on every wait must be
+    cheaper than a weak dictionary.
+    """
+
+    __slots__ = ("channel", "drain_scheduled", "hub", "ready", "thread")
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.thread = _native.get_ident()
+        # Created in the hub's own thread: a waker in another thread needs it
+        # and must not register it with the hub itself.
+        self.channel = _hubcall.HubChannel(hub)
+        self.ready: collections.deque[GreenWaiter] = collections.deque()
+        self.drain_scheduled = False
+
+    def make_ready(self, waiter: GreenWaiter) -> None:
+        """Queue ``waiter`` to be resumed; call from the hub's thread only."""
+        self.ready.append(waiter)
+        if not self.drain_scheduled:
+            self.drain_scheduled = True
+            self.hub.schedule_call_global(0, self._drain)
+
+    def _drain(self) -> None:
+        self.drain_scheduled = False
+        ready = self.ready
+        while ready:
+            ready.popleft()._resume()
+
+    def pop_ready(self) -> Any | None:
+        """The greenlet of the next ready waiter, now claimed by the caller, or None."""
+        ready = self.ready
+        while ready:
+            waiter = ready.popleft()
+            if waiter._parked:
+                waiter._parked = False
+                return waiter._greenlet
+        return None
+
+
+def hub_state(hub: Any) -> HubState:
+    """The :class:`HubState` of ``hub``; the first call must come from the hub's thread."""
+    state: HubState | None = getattr(hub, "_greenpool_state", None)
+    if state is None:
+        state = hub._greenpool_state = HubState(hub)
+    return state
+
+
 class GreenWaiter:
     """Parks a green thread in its hub until :meth:`wake` switches back to it."""
 
-    __slots__ = ("_channel", "_expired", "_greenlet", "_hub", "_parked", "_thread", "woken")
+    __slots__ = ("_expired", "_greenlet", "_parked", "_state", "woken")
 
     def __init__(self, hub: Any) -> None:
-        self._hub = hub
+        self._state = hub_state(hub)
         self._greenlet = getcurrent()
-        self._thread = _native.get_ident()
-        # Created here, in the hub's own thread, because a waker in another
-        # thread may need it and must not register it with the hub itself.
-        self._channel = _hubcall.channel_for(hub)
         self._parked = False
         self._expired = False
         self.woken = False
@@ -97,25 +150,27 @@ class GreenWaiter:
     def wake(self) -> None:
         """Wake the waiter; safe from any thread, any number of times."""
         self.woken = True
-        if _native.get_ident() == self._thread:
-            self._hub.schedule_call_global(0, self._resume)
+        state = self._state
+        if _native.get_ident() == state.thread:
+            state.make_ready(self)
         else:
-            self._channel.call_soon(self._resume)
+            state.channel.call_soon(self._resume)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Switch to the hub until woken or ``timeout`` seconds pass."""
         if self.woken:
             return True
+        hub = self._state.hub
         timer = None
         if timeout is not None:
-            timer = self._hub.schedule_call_global(max(0.0, timeout), self._expire)
+            timer = hub.schedule_call_global(max(0.0, timeout), self._expire)
         try:
-            # Only _resume switches back here, and only while _parked is set;
-            # the loop guards against any other switch into this greenlet.
+            # Only _resume or HubState.pop_ready switch back here, and only
+            # while _parked is set; the loop guards against any other switch.
             while not (self.woken or self._expired):
                 self._parked = True
                 try:
-                    self._hub.switch()
+                    hub.switch()
                 finally:
                     self._parked = False
         finally:
@@ -152,48 +207,62 @@ class Lock:
     A real lock would block a whole OS thread, and so every green thread in
     it, when a green thread holding it yields (say, a ``check_and_reject``
     callback that logs to a green socket). A green lock would break the other
-    way round, for native threads. This one takes a real lock only for a few
-    instructions and parks contenders with :func:`new_waiter`. Ownership is
-    handed directly to the next waiter on release, so waiters are served in
-    order and cannot starve.
+    way round, for native threads. This one is a real lock when uncontended
+    (one C call to acquire, one to release: it guards every ``submit``) and
+    parks contenders with :func:`new_waiter`.
+
+    Why no wake-up is lost: a contender counts itself in ``_contenders``
+    *before* its last try of the mutex, under the guard, and then queues a
+    waiter; a releaser releases the mutex *before* it reads ``_contenders``.
+    So either the releaser sees the contender and hands the mutex over to
+    its waiter, or the contender's last try comes after the release and
+    succeeds; if a third caller took the mutex in between, that caller's
+    release does the hand-off.
     """
 
-    __slots__ = ("_guard", "_locked", "_waiters")
+    __slots__ = ("_contenders", "_guard", "_mutex", "_waiters")
 
     def __init__(self) -> None:
+        self._mutex = _native.allocate_lock()
         self._guard = _native.allocate_lock()
-        self._locked = False
+        self._contenders = 0
         self._waiters: collections.deque[Waiter] = collections.deque()
 
     def acquire(self) -> bool:
+        if self._mutex.acquire(False):
+            return True
         with self._guard:
-            if not self._locked:
-                self._locked = True
+            self._contenders += 1
+            if self._mutex.acquire(False):
+                self._contenders -= 1
                 return True
             waiter = new_waiter()
             self._waiters.append(waiter)
-        # No timeout: release() hands ownership to exactly this waiter.
-        waiter.wait()
+        waiter.wait()  # No timeout: _hand_off gives the mutex to exactly this waiter.
         return True
 
+    __enter__ = acquire
+
     def release(self) -> None:
-        with self._guard:
-            if not self._locked:
-                raise RuntimeError("release of an unlocked greenpool lock")
-            if not self._waiters:
-                self._locked = False
-                return
-            waiter = self._waiters.popleft()  # Stays locked: ownership moves.
-        waiter.wake()
-
-    def locked(self) -> bool:
-        return self._locked
-
-    def __enter__(self) -> bool:
-        return self.acquire()
+        self._mutex.release()
+        if self._contenders:
+            self._hand_off()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.release()
+        self._mutex.release()
+        if self._contenders:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        with self._guard:
+            if not self._waiters or not self._mutex.acquire(False):
+                return  # Nobody parked yet, or a new owner will hand off on release.
+            waiter = self._waiters.popleft()
+            self._contenders -= 1
+        waiter.wake()  # The mutex stays held, now on the waiter's behalf.
+
+    def locked(self) -> bool:
+        return self._mutex.locked()
 
 
 class ParkingLot:

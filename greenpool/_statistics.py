@@ -156,6 +156,7 @@ class Gatherer:
     """
 
     __slots__ = (
+        "_cancelled",
         "_executed",
         "_failures",
         "_lock",
@@ -166,7 +167,6 @@ class Gatherer:
         "_running",
         "_runtime",
         "_runtimes",
-        "_cancelled",
         "_started",
         "_submitted",
         "_wait_time",

@@ -26,9 +26,9 @@ from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from greenpool import _hubcall, _native
+from greenpool import _native
 from greenpool._executor import CheckAndReject, Executor, WorkItem
-from greenpool._parking import ParkingLot
+from greenpool._parking import ParkingLot, hub_state
 
 
 class GreenThreadPoolExecutor(Executor):
@@ -49,8 +49,8 @@ class GreenThreadPoolExecutor(Executor):
         from eventlet import hubs  # The first import of eventlet, on purpose here.
 
         self._hub: Any = hubs.get_hub()
-        self._hub_thread = _native.get_ident()
-        self._channel = _hubcall.channel_for(self._hub)
+        self._hub_state = hub_state(self._hub)
+        self._hub_thread = self._hub_state.thread
         self._queue: deque[WorkItem] = deque()
         self._idle: list[greenlet] = []
         self._workers: set[greenlet] = set()
@@ -67,7 +67,7 @@ class GreenThreadPoolExecutor(Executor):
         if _native.get_ident() == self._hub_thread:
             self._dispatch(item)
         else:
-            self._channel.call_soon(lambda: self._dispatch(item))
+            self._hub_state.channel.call_soon(lambda: self._dispatch(item))
         return False
 
     def _dispatch(self, item: WorkItem) -> None:
@@ -95,6 +95,7 @@ class GreenThreadPoolExecutor(Executor):
         """A worker's life: run calls, drain the queue, park when idle, exit when stopped."""
         me = getcurrent()
         queue = self._queue
+        pop_ready = self._hub_state.pop_ready
         try:
             while item is not None:
                 item.run()
@@ -104,7 +105,11 @@ class GreenThreadPoolExecutor(Executor):
                     item = None
                 else:
                     self._idle.append(me)
-                    item = self._hub.switch()  # _dispatch or _stop_workers resumes us.
+                    # Parked until _dispatch or _stop_workers switches back
+                    # with the next item (None: exit). If a call just woke a
+                    # green thread here, switch to it directly (HubState).
+                    ready = pop_ready()
+                    item = ready.switch() if ready is not None else self._hub.switch()
         finally:
             self._workers.discard(me)
             if me in self._idle:  # Killed while idle.
@@ -128,7 +133,7 @@ class GreenThreadPoolExecutor(Executor):
         if _native.get_ident() == self._hub_thread:
             self._release_idle()
         else:
-            self._channel.call_soon(self._release_idle)
+            self._hub_state.channel.call_soon(self._release_idle)
 
     def _release_idle(self) -> None:
         idle, self._idle = self._idle, []

@@ -1,4 +1,4 @@
-"""SynchronousExecutor: runs each call in the caller, with the same Future, statistics and rejection.
+"""SynchronousExecutor: each call runs in the caller, with the same Future, stats and rejection.
 
 Useful where an executor is expected but concurrency is not wanted: tests,
 debugging, or a service configured to run inline. Each call runs inside
@@ -8,6 +8,7 @@ debugging, or a service configured to run inline. Each call runs inside
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from greenpool._executor import CheckAndReject, Executor, WorkItem
 
 
@@ -59,4 +60,3 @@ class SynchronousExecutor(Executor):
 
     def _join_workers(self) -> None:
         pass
-

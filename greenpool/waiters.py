@@ -92,14 +92,13 @@ def _wait(
             return result
         waiter = _CountdownWaiter(len(result.not_done) if wait_for_all else 1)
         for future in result.not_done:
-            future._waiters.append(waiter)
+            future._waiters.append(waiter)  # type: ignore[arg-type]  # Duck-typed, as the stdlib's.
     try:
         waiter.wait(timeout)
     finally:
         for future in result.not_done:
-            with future._condition:
-                with contextlib.suppress(ValueError):
-                    future._waiters.remove(waiter)
+            with future._condition, contextlib.suppress(ValueError):
+                future._waiters.remove(waiter)  # type: ignore[arg-type]
     with _all_locked(futures):
         return _partition(futures)
 
