@@ -14,7 +14,7 @@ from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as TimeoutError
 
 from greenpool import rejection, waiters
-from greenpool._errors import RejectedSubmission
+from greenpool._errors import CallTimeoutError, RejectedSubmission
 from greenpool._executor import Executor, WorkItem
 from greenpool._future import Future, GreenFuture
 from greenpool._statistics import ExecutorStatistics
@@ -24,6 +24,7 @@ from greenpool.synchronous import SynchronousExecutor
 __version__ = "0.1.0"
 
 __all__ = [
+    "CallTimeoutError",
     "CancelledError",
     "Executor",
     "ExecutorStatistics",

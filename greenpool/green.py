@@ -21,14 +21,21 @@ users of the thread and process executors must not see that.
 
 from __future__ import annotations
 
+import numbers
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from greenlet import getcurrent, greenlet
 
 from greenpool import _native
+from greenpool._errors import CallTimeoutError
 from greenpool._executor import CheckAndReject, Executor, WorkItem
+from greenpool._future import Future
 from greenpool._parking import ParkingLot, hub_state
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class GreenThreadPoolExecutor(Executor):
@@ -60,6 +67,23 @@ class GreenThreadPoolExecutor(Executor):
     @property
     def num_workers(self) -> int:
         return len(self._workers)
+
+    def submit_with_timeout(
+        self, timeout: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> Future[_T]:
+        """Like :meth:`submit`, but a call still running ``timeout`` seconds after it
+        started is interrupted: :class:`greenpool.CallTimeoutError` is raised inside
+        it (as ``eventlet.Timeout`` would), its future fails with that error and the
+        statistics count a failure. The worker survives and takes the next call.
+
+        Time spent waiting in the queue does not count. A call that catches the
+        error and carries on is not interrupted again.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        return self.submit(_TimedCall(self._hub, float(timeout), fn), *args, **kwargs)
 
     # -- backend hooks ---------------------------------------------------
 
@@ -143,3 +167,24 @@ class GreenThreadPoolExecutor(Executor):
     def _join_workers(self) -> None:
         remaining = 1 if getcurrent() in self._workers else 0
         self._workers_exited.park_until(lambda: len(self._workers) <= remaining)
+
+
+class _TimedCall:
+    """Runs a call in a green worker with a hub timer that interrupts it at its deadline."""
+
+    __slots__ = ("_fn", "_hub", "_timeout")
+
+    def __init__(self, hub: Any, timeout: float, fn: Callable[..., Any]) -> None:
+        self._hub = hub
+        self._timeout = timeout
+        self._fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        error = CallTimeoutError(f"call to {self._fn!r} still running after {self._timeout} s")
+        # The timer is cancelled before this frame returns; the call cannot
+        # finish between the timer firing and the throw, both happen in the hub.
+        timer = self._hub.schedule_call_global(self._timeout, getcurrent().throw, error)
+        try:
+            return self._fn(*args, **kwargs)
+        finally:
+            timer.cancel()

@@ -17,8 +17,9 @@ from greenpool._errors import RejectedSubmission
 def reject_when_reached(max_backlog: int) -> Callable[[Any, int], None]:
     """Refuse a submission once ``backlog`` has reached ``max_backlog`` (as futurist's).
 
-    With ``max_backlog=0`` only calls that a worker can start at once are
-    accepted.
+    ``backlog`` is counted before the new call, so at most ``max_backlog``
+    accepted calls wait for a worker at any time. As in futurist,
+    ``max_backlog=0`` refuses every submission.
     """
     if isinstance(max_backlog, bool) or not isinstance(max_backlog, int):
         raise TypeError(f"max_backlog must be an int, not {type(max_backlog).__name__}")
