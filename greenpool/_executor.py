@@ -246,7 +246,11 @@ class Executor(concurrent.futures.Executor):
             while in_flight:
                 future = in_flight.popleft()
                 remaining = None if deadline is None else deadline - now()
-                result = future.result(remaining)
+                try:
+                    result = future.result(remaining)
+                except BaseException:
+                    future.cancel()  # No longer in in_flight: the finally below misses it.
+                    raise
                 next_args = next(arguments, None)
                 if next_args is not None:
                     in_flight.append(self.submit(fn, *next_args))
