@@ -34,7 +34,7 @@ def fetch(url: str) -> int:
 def main() -> None:
     listener = eventlet.listen(("127.0.0.1", 0))
     server = eventlet.spawn(wsgi.server, listener, slow_app, log_output=False)
-    url = "http://127.0.0.1:%d/" % listener.getsockname()[1]
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
 
     executor = greenpool.GreenThreadPoolExecutor(
         max_workers=10, check_and_reject=reject_when_reached(20), name="fetchers"

@@ -19,11 +19,14 @@ from greenpool._executor import Executor, WorkItem
 from greenpool._future import Future, GreenFuture
 from greenpool._statistics import ExecutorStatistics
 from greenpool.green import GreenThreadPoolExecutor
+from greenpool.process import ProcessPoolExecutor, WorkerLostError
 from greenpool.synchronous import SynchronousExecutor
+from greenpool.thread import BrokenThreadPool, ThreadPoolExecutor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BrokenThreadPool",
     "CallTimeoutError",
     "CancelledError",
     "Executor",
@@ -31,10 +34,13 @@ __all__ = [
     "Future",
     "GreenFuture",
     "GreenThreadPoolExecutor",
+    "ProcessPoolExecutor",
     "RejectedSubmission",
     "SynchronousExecutor",
+    "ThreadPoolExecutor",
     "TimeoutError",
     "WorkItem",
+    "WorkerLostError",
     "rejection",
     "waiters",
 ]

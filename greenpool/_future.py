@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, InvalidStateError
 from concurrent.futures import TimeoutError as FuturesTimeoutError
 from concurrent.futures._base import (
+    _STATE_TO_DESCRIPTION_MAP,
     CANCELLED,
     CANCELLED_AND_NOTIFIED,
     FINISHED,
@@ -139,7 +140,7 @@ class Future(concurrent.futures.Future[_T]):
 
     def __repr__(self) -> str:
         state = self._state
-        name = f"<{type(self).__name__} at {id(self):#x} state={state.lower()}"
+        name = f"<{type(self).__name__} at {id(self):#x} state={_STATE_TO_DESCRIPTION_MAP[state]}"
         if state == FINISHED:
             if self._exception is not None:
                 return f"{name} raised {type(self._exception).__name__}>"

@@ -22,6 +22,13 @@ from __future__ import annotations
 import collections
 import os
 from collections.abc import Callable
+
+# eventlet.monkey_patch() replaces os.read/os.write with green versions that
+# refuse to run inside the hub's own loop (where _on_readable runs) and would
+# switch greenlets inside a waker's critical path. The posix module's
+# functions are the real ones, whatever has been patched.
+from posix import read as _os_read
+from posix import write as _os_write
 from typing import Any
 
 
@@ -44,7 +51,7 @@ class HubChannel:
         if not self._signalled:
             self._signalled = True
             try:
-                os.write(self._write_fd, b"\0")
+                _os_write(self._write_fd, b"\0")
             except BlockingIOError:
                 pass  # The pipe is full: the hub has wakeups pending already.
 
@@ -54,7 +61,7 @@ class HubChannel:
         # that finds the flag clear writes a byte the drain did not see, so
         # the hub comes back for its call.
         try:
-            while os.read(self._read_fd, 4096):
+            while _os_read(self._read_fd, 4096):
                 pass
         except BlockingIOError:
             pass

@@ -18,9 +18,9 @@ Whether eventlet has monkey patched the process does not matter: the decision
 is made from the hub that actually exists for this thread, and the locks are
 the real ones from :mod:`greenpool._native`.
 
-On top of the one-shot waiters sit :class:`Lock` (a mutex with hand-off that
-both kinds of caller can contend on without deadlocking the hub) and
-:class:`ParkingLot` (wait until a predicate holds), named after trio's.
+On top of the one-shot waiters sits :class:`ParkingLot` (wait until a
+predicate holds), named after trio's; beside them, :class:`Lock`, a real lock
+that both kinds of caller can contend on without deadlocking a hub.
 """
 
 from __future__ import annotations
@@ -202,67 +202,53 @@ def new_waiter() -> Waiter:
 
 
 class Lock:
-    """A mutex that green and native threads can contend on.
+    """A real lock whose contended acquire never blocks an eventlet hub.
 
-    A real lock would block a whole OS thread, and so every green thread in
-    it, when a green thread holding it yields (say, a ``check_and_reject``
-    callback that logs to a green socket). A green lock would break the other
-    way round, for native threads. This one is a real lock when uncontended
-    (one C call to acquire, one to release: it guards every ``submit``) and
-    parks contenders with :func:`new_waiter`.
-
-    Why no wake-up is lost: a contender counts itself in ``_contenders``
-    *before* its last try of the mutex, under the guard, and then queues a
-    waiter; a releaser releases the mutex *before* it reads ``_contenders``.
-    So either the releaser sees the contender and hands the mutex over to
-    its waiter, or the contender's last try comes after the release and
-    succeeds; if a third caller took the mutex in between, that caller's
-    release does the hand-off.
+    A plain real lock would block a whole OS thread, and so every green
+    thread in it, when a green thread holding it yields (say, a
+    ``check_and_reject`` callback that logs to a green socket). A green lock
+    would break the other way round, for native threads. This one is a real
+    lock: uncontended, acquire is one C call and :meth:`release` *is* the C
+    call (every ``submit`` goes through it, including rejected ones, where a
+    Python ``__exit__`` costs as much as the rest of the submit). Contended,
+    a native thread blocks on it as usual, and a green thread yields to its
+    hub between tries, so the holder, green or native, can always finish.
+    Meant for short critical sections, where contention is rare.
     """
 
-    __slots__ = ("_contenders", "_guard", "_mutex", "_waiters")
+    __slots__ = ("_mutex", "release")
 
     def __init__(self) -> None:
         self._mutex = _native.allocate_lock()
-        self._guard = _native.allocate_lock()
-        self._contenders = 0
-        self._waiters: collections.deque[Waiter] = collections.deque()
+        #: Release the lock (the real lock's own method: no Python frame).
+        self.release: Callable[[], None] = self._mutex.release
 
     def acquire(self) -> bool:
         if self._mutex.acquire(False):
             return True
-        with self._guard:
-            self._contenders += 1
-            if self._mutex.acquire(False):
-                self._contenders -= 1
-                return True
-            waiter = new_waiter()
-            self._waiters.append(waiter)
-        waiter.wait()  # No timeout: _hand_off gives the mutex to exactly this waiter.
+        hub = current_hub()
+        if hub is None:
+            return self._mutex.acquire()
+        current = getcurrent()
+        while not self._mutex.acquire(False):
+            # eventlet.sleep(0); the timer is cancelled even if an exception
+            # (an eventlet.Timeout) ends the wait, or it would later switch
+            # into this greenlet while it does something else.
+            timer = hub.schedule_call_global(0, current.switch)
+            try:
+                hub.switch()
+            finally:
+                timer.cancel()
         return True
-
-    __enter__ = acquire
-
-    def release(self) -> None:
-        self._mutex.release()
-        if self._contenders:
-            self._hand_off()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._mutex.release()
-        if self._contenders:
-            self._hand_off()
-
-    def _hand_off(self) -> None:
-        with self._guard:
-            if not self._waiters or not self._mutex.acquire(False):
-                return  # Nobody parked yet, or a new owner will hand off on release.
-            waiter = self._waiters.popleft()
-            self._contenders -= 1
-        waiter.wake()  # The mutex stays held, now on the waiter's behalf.
 
     def locked(self) -> bool:
         return self._mutex.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._mutex.release()
 
 
 class ParkingLot:

@@ -171,6 +171,7 @@ class Gatherer:
         "_submitted",
         "_wait_time",
         "_waits",
+        "outstanding",
     )
 
     def __init__(self) -> None:
@@ -178,16 +179,14 @@ class Gatherer:
         self._reset()
 
     def _reset(self) -> None:
+        #: Accepted calls not finished yet (pending + running), kept as a plain
+        #: attribute because every submit reads it to compute the backlog.
+        self.outstanding = 0
         self._submitted = self._rejected = self._pending = self._running = 0
         self._executed = self._failures = self._cancelled = self._started = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
         self._runtimes = LatencyHistogram()
         self._waits = LatencyHistogram()
-
-    @property
-    def outstanding(self) -> int:
-        """Accepted calls not finished yet: pending plus running."""
-        return self._pending + self._running
 
     @property
     def pending(self) -> int:
@@ -197,12 +196,14 @@ class Gatherer:
         with self._lock:
             self._submitted += 1
             self._pending += 1
+            self.outstanding += 1
 
     def record_withdrawn(self) -> None:
         """Undo :meth:`record_submitted` for a call the backend could not take."""
         with self._lock:
             self._submitted -= 1
             self._pending -= 1
+            self.outstanding -= 1
 
     def record_rejected(self) -> None:
         with self._lock:
@@ -225,6 +226,7 @@ class Gatherer:
             runtime = 0.0
         with self._lock:
             self._running -= 1
+            self.outstanding -= 1
             self._executed += 1
             if failed:
                 self._failures += 1
@@ -237,6 +239,7 @@ class Gatherer:
         """A pending call was cancelled before any worker started it."""
         with self._lock:
             self._pending -= 1
+            self.outstanding -= 1
             self._cancelled += 1
 
     def clear(self) -> None:

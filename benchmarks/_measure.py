@@ -1,0 +1,55 @@
+"""Small helpers shared by the case modules: units, memory readings, a ready eventlet hub."""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import sys
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+
+def per_call_us(elapsed: float, n: int) -> float:
+    """Seconds for ``n`` calls -> microseconds per call."""
+    return elapsed / n * 1e6
+
+
+def green_hub() -> Any:
+    """Import eventlet and create this thread's hub, so neither is timed."""
+    from eventlet import hubs
+
+    return hubs.get_hub()
+
+
+def rss_bytes() -> int:
+    """This process's resident set size now (Linux), or its peak elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def memory_per_call(fill: Callable[[], None], n: int, *, rss: bool) -> float:
+    """Bytes still held per call after ``fill()`` made ``n`` calls wait.
+
+    Counts what tracemalloc traces (Python allocations that are still alive)
+    or, with ``rss``, the growth of the resident set, which also includes
+    allocator overhead and fragmentation. A collection runs before each
+    reading so that only live objects are counted; gc stays enabled.
+    """
+    if not rss:
+        tracemalloc.start()
+    try:
+        read = rss_bytes if rss else lambda: tracemalloc.get_traced_memory()[0]
+        gc.collect()
+        before = read()
+        fill()
+        gc.collect()
+        return (read() - before) / n
+    finally:
+        if not rss:
+            tracemalloc.stop()

@@ -1,0 +1,478 @@
+"""Run the benchmark suite and report medians, ratios against greenpool, and the targets.
+
+    python -m benchmarks [--case NAME_OR_GROUP ...] [--rounds N] [--quick]
+                         [--json PATH] [--markdown PATH] [--list] [--timeout SECONDS]
+
+Each (case, implementation) measurement runs in a fresh interpreter
+(:mod:`benchmarks._worker`), so none inherits another's imports, hub, warm
+allocator or garbage. A round measures every selected implementation of every
+selected case once; within a case the implementations take turns
+(round-robin) and the order rotates by one each round, so slow drift on a
+busy machine (thermal, other jobs) spreads over all of them instead of
+landing on whichever always runs last.
+
+Every figure is lower-is-better. A case's ratios are ``other / greenpool`` of
+the medians, so ``futurist / greenpool = 5.3x`` means greenpool takes a fifth
+of futurist's time (or memory). Targets are checked on the same medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __package__ in (None, ""):  # Run as ``python benchmarks/run.py``.
+    sys.path.insert(0, ROOT)
+
+from benchmarks._registry import Case, Implementation, Target, all_cases  # noqa: E402
+from benchmarks._worker import RESULT_PREFIX  # noqa: E402
+
+DEFAULT_ROUNDS = 5
+DEFAULT_TIMEOUT = 600.0
+VERSIONED = ("greenpool", "futurist", "eventlet", "greenlet")
+
+
+# -- measuring ---------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """Every sample of one implementation of one case, or why there are none."""
+
+    implementation: Implementation
+    n: int
+    samples: list[float] = field(default_factory=list)
+    unavailable: str | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.implementation.name
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.samples) and self.unavailable is None and self.error is None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def status(self) -> str:
+        if self.unavailable is not None:
+            return "not available"
+        if self.error is not None:
+            return "error"
+        return "ok"
+
+
+def measure_once(case: Case, outcome: Outcome, timeout: float) -> None:
+    """Run one measurement in a fresh interpreter and record it in ``outcome``."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks._worker",
+        case.name,
+        outcome.name,
+        str(outcome.n),
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Its own process group, so a timeout ends its children too.
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        outcome.error = f"timed out after {timeout:g} s"
+        return
+    payload = None
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            payload = json.loads(line[len(RESULT_PREFIX) :])
+            break
+    if process.returncode != 0 or payload is None:
+        last = stderr.strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
+        outcome.error = last[0]
+        sys.stderr.write(stderr)
+    elif "unavailable" in payload:
+        outcome.unavailable = payload["unavailable"]
+    else:
+        outcome.samples.append(float(payload["value"]))
+
+
+def run_rounds(
+    cases: list[Case], rounds: int, quick: bool, timeout: float
+) -> dict[str, list[Outcome]]:
+    """Measure every implementation of every case once per round, rotating the order."""
+    outcomes = {
+        case.name: [
+            Outcome(impl, impl.size(case.quick_n if quick else case.n))
+            for impl in case.implementations.values()
+        ]
+        for case in cases
+    }
+    for round_index in range(rounds):
+        for case in cases:
+            order = outcomes[case.name]
+            shift = round_index % len(order)
+            for outcome in order[shift:] + order[:shift]:
+                if outcome.unavailable is not None or outcome.error is not None:
+                    continue  # Reported once; retrying every round only costs time.
+                started = time.perf_counter()
+                measure_once(case, outcome, timeout)
+                took = time.perf_counter() - started
+                if outcome.status == "ok":
+                    shown = f"{format_value(outcome.samples[-1])} {case.unit}"
+                else:
+                    shown = f"{outcome.status}: {outcome.unavailable or outcome.error}"
+                print(
+                    f"[round {round_index + 1}/{rounds}] {case.name:<15} {outcome.name:<18}"
+                    f" {shown}  ({took:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return outcomes
+
+
+# -- judging -----------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """A target applied to one run's medians; ``value`` is None when it cannot be computed."""
+
+    target: Target
+    value: float | None
+
+    @property
+    def result(self) -> str:
+        if self.value is None:
+            return "n/a"
+        return "PASS" if self.target.met(self.value) else "MISS"
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    n: int
+    outcomes: list[Outcome]
+
+    def by_name(self, name: str) -> Outcome | None:
+        return next((o for o in self.outcomes if o.name == name), None)
+
+    def ratio(self, outcome: Outcome) -> float | None:
+        """``outcome``'s median over the reference's (greenpool's), if both exist."""
+        reference = self.by_name(self.case.reference)
+        if reference is None or not reference.ok or not outcome.ok or reference.median == 0:
+            return None
+        return outcome.median / reference.median
+
+    def checks(self) -> list[Check]:
+        checks = []
+        for target in self.case.targets:
+            numerator = self.by_name(target.numerator)
+            denominator = None if target.denominator is None else self.by_name(target.denominator)
+            value = None
+            if numerator is not None and numerator.ok:
+                if target.denominator is None:
+                    value = numerator.median
+                elif denominator is not None and denominator.ok and denominator.median:
+                    value = numerator.median / denominator.median
+            checks.append(Check(target, value))
+        return checks
+
+
+def format_value(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def format_ratio(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}x" if value >= 100 else f"{value:.3g}x" if value >= 10 else f"{value:.2f}x"
+
+
+def implementation_label(outcome: Outcome, case_n: int) -> str:
+    notes = [outcome.implementation.note] if outcome.implementation.note else []
+    if outcome.n != case_n:
+        notes.insert(0, f"n={outcome.n:,}")
+    return f"{outcome.name} ({', '.join(notes)})" if notes else outcome.name
+
+
+# -- the environment ---------------------------------------------------------
+
+
+def environment() -> dict[str, object]:
+    versions: dict[str, str | None] = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    commit = None
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "greenpool"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if head.returncode == 0:
+            commit = head.stdout.strip() + (" + local changes" if dirty.stdout.strip() else "")
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cpus_usable": usable,
+        "load_average": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "versions": versions,
+    }
+
+
+def describe_environment(env: dict[str, object], rounds: int, quick: bool) -> list[str]:
+    versions = env["versions"]
+    assert isinstance(versions, dict)
+    cpus = f"{env['cpus']} CPUs"
+    if env["cpus_usable"] not in (None, env["cpus"]):
+        cpus += f" ({env['cpus_usable']} usable)"
+    greenpool = f"greenpool {versions['greenpool']}"
+    if env["commit"]:
+        greenpool += f" ({env['commit']})"
+    others = ", ".join(f"{k} {v}" for k, v in versions.items() if k != "greenpool" and v)
+    load = env["load_average"]
+    return [
+        f"{env['python_implementation']} {env['python']} on {env['platform']}, {cpus}, "
+        f"{env['date']}" + (f", load average {load[0]}" if isinstance(load, list) else ""),
+        f"{greenpool}; {others}",
+        f"median of {rounds} round{'s' if rounds != 1 else ''}, each measurement in a fresh"
+        " interpreter; lower is better" + ("; QUICK run (smaller n)" if quick else ""),
+    ]
+
+
+# -- reporting ---------------------------------------------------------------
+
+
+def text_report(results: list[CaseResult], header: list[str]) -> str:
+    lines = ["greenpool benchmarks", *header, ""]
+    for result in results:
+        case = result.case
+        lines.append(f"== {case.name}: {case.describe(result.n)}")
+        labels = [implementation_label(o, result.n) for o in result.outcomes]
+        width = max(len(case.unit) + 2, *(len(label) for label in labels)) + 2
+        lines.append(f"   {case.unit:<{width}}{'median':>10}{'min':>10}{'max':>10}{'rounds':>8}")
+        for outcome, label in zip(result.outcomes, labels, strict=True):
+            if outcome.ok:
+                lines.append(
+                    f"   {label:<{width}}{format_value(outcome.median):>10}"
+                    f"{format_value(min(outcome.samples)):>10}"
+                    f"{format_value(max(outcome.samples)):>10}{len(outcome.samples):>8}"
+                )
+            else:
+                reason = outcome.unavailable or outcome.error
+                lines.append(f"   {label:<{width}}{outcome.status}: {reason}")
+        reference = result.by_name(case.reference)
+        for outcome in result.outcomes:
+            ratio = result.ratio(outcome)
+            if outcome is not reference and ratio is not None:
+                lines.append(f"   {outcome.name} / {case.reference} = {ratio:.2f}x")
+        for check in result.checks():
+            measured = f"{check.target.label()} = {format_ratio(check.value)}"
+            lines.append(
+                f"   target: {check.target.text}: {measured}"
+                f" (needs {check.target.bound()})  {check.result}"
+            )
+        lines.append("")
+    tally = [check.result for result in results for check in result.checks()]
+    if tally:
+        counts = ", ".join(f"{tally.count(r)} {r}" for r in ("PASS", "MISS", "n/a") if r in tally)
+        lines.append(f"targets: {counts}")
+    return "\n".join(lines)
+
+
+def markdown_report(results: list[CaseResult], header: list[str]) -> str:
+    lines = ["_" + "; ".join(header) + "._", ""]
+    lines += [
+        "| Case | Implementation | Median | Min .. max | vs greenpool |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        case = result.case
+        for index, outcome in enumerate(result.outcomes):
+            first = f"**{case.name}** ({case.unit})" if index == 0 else ""
+            label = implementation_label(outcome, result.n)
+            if outcome.ok:
+                spread = (
+                    f"{format_value(min(outcome.samples))} .. {format_value(max(outcome.samples))}"
+                )
+                lines.append(
+                    f"| {first} | {label} | {format_value(outcome.median)} | {spread}"
+                    f" | {format_ratio(result.ratio(outcome))} |"
+                )
+            else:
+                lines.append(f"| {first} | {label} | {outcome.status} | | |")
+    checks = [(result.case, check) for result in results for check in result.checks()]
+    if checks:
+        lines += [
+            "",
+            "| Case | Target | Measured | Result |",
+            "| --- | --- | --- | --- |",
+        ]
+        for case, check in checks:
+            measured = f"{check.target.label()} = {format_ratio(check.value)}"
+            lines.append(f"| {case.name} | {check.target.text} | {measured} | {check.result} |")
+    return "\n".join(lines) + "\n"
+
+
+def json_report(
+    results: list[CaseResult], env: dict[str, object], rounds: int, quick: bool
+) -> dict[str, object]:
+    cases = []
+    for result in results:
+        case = result.case
+        cases.append(
+            {
+                "name": case.name,
+                "group": case.group,
+                "title": case.describe(result.n),
+                "unit": case.unit,
+                "n": result.n,
+                "reference": case.reference,
+                "implementations": [
+                    {
+                        "name": o.name,
+                        "note": o.implementation.note,
+                        "n": o.n,
+                        "status": o.status,
+                        "reason": o.unavailable or o.error,
+                        "samples": o.samples,
+                        "median": o.median if o.ok else None,
+                        "min": min(o.samples) if o.ok else None,
+                        "max": max(o.samples) if o.ok else None,
+                        "vs_reference": result.ratio(o),
+                    }
+                    for o in result.outcomes
+                ],
+                "targets": [
+                    {
+                        "text": c.target.text,
+                        "measured": c.target.label(),
+                        "bound": c.target.bound(),
+                        "value": c.value,
+                        "result": c.result,
+                    }
+                    for c in result.checks()
+                ],
+            }
+        )
+    return {"environment": env, "rounds": rounds, "quick": quick, "cases": cases}
+
+
+# -- the command line --------------------------------------------------------
+
+
+def select(cases: dict[str, Case], wanted: list[str] | None) -> list[Case]:
+    if not wanted:
+        return list(cases.values())
+    names = [name for item in wanted for name in item.split(",") if name]
+    unknown = [n for n in names if n not in cases and all(c.group != n for c in cases.values())]
+    if unknown:
+        groups = sorted({c.group for c in cases.values()})
+        raise SystemExit(
+            f"unknown case {', '.join(unknown)}; cases: {', '.join(cases)}; groups: "
+            f"{', '.join(groups)}"
+        )
+    return [c for c in cases.values() if c.name in names or c.group in names]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="greenpool against futurist, eventlet, the stdlib and multiprocessing.",
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        metavar="NAME",
+        help="a case or group (green, thread, process) to run; repeat or comma-separate;"
+        " default: all",
+    )
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="default: %(default)s")
+    parser.add_argument("--quick", action="store_true", help="smaller n, for a smoke run")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="also write a Markdown table")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds one measurement may take (default: %(default)s)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cases = all_cases()
+    if args.list:
+        for case in cases.values():
+            impls = ", ".join(case.implementations)
+            print(f"{case.name:<15} [{case.group}] {case.describe(case.n)}\n{'':<16}{impls}")
+        return 0
+    selected = select(cases, args.case)
+    env = environment()
+    header = describe_environment(env, args.rounds, args.quick)
+    print("\n".join(header), file=sys.stderr, flush=True)
+    outcomes = run_rounds(selected, args.rounds, args.quick, args.timeout)
+    results = [
+        CaseResult(case, case.quick_n if args.quick else case.n, outcomes[case.name])
+        for case in selected
+    ]
+    print(text_report(results, header), flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(json_report(results, env, args.rounds, args.quick), f, indent=2)
+            f.write("\n")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(markdown_report(results, header))
+    errors = [o for outcomes_ in outcomes.values() for o in outcomes_ if o.error is not None]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""ThreadPoolExecutor: calls run on reused, real OS threads, even under ``eventlet.monkey_patch()``.
+
+Why real threads: a thread pool exists to run what would otherwise block a
+hub (C extensions, blocking drivers, CPU work that releases the GIL). After
+monkey patching, ``threading.Thread`` starts green threads, so the workers
+are made from the original ``threading`` module (looked up when each thread
+starts, so an executor created before patching still gets real threads), and
+they wait on ``_queue.SimpleQueue``, the C queue, which blocks on a real OS
+lock whatever eventlet has done. A green thread waiting on a result does not
+block its hub: the :class:`~greenpool.Future` parks it and wakes it through
+the hub's self-pipe.
+
+How work flows, and how idle threads are reused::
+
+    _start(item)  (under the submit lock)
+      a worker is idle?           -> promise it the item: idle -= 1, put(item)
+      fewer than max_workers?     -> start a thread with the item as its first
+      otherwise                   -> unclaimed += 1, put(item)
+
+    worker: run item, then
+      unclaimed > 0?              -> claim one: unclaimed -= 1, get()
+      stopping?                   -> exit
+      otherwise                   -> idle += 1, get()   (blocks, no timeout)
+
+Two counters under one short-held lock keep the books exact: ``idle``
+counts workers waiting on the queue that no item has been promised to,
+``unclaimed`` counts queued items that no waiting worker has been promised.
+At most one of them is non-zero, so a thread is started only when every
+existing one is busy (futurist starts one on every submit until it reaches
+``max_workers``), and a call is queued only when all ``max_workers`` are busy.
+
+Why no polling: futurist's workers wake every second to check whether they
+should stop, so an idle futurist pool takes up to a second to shut down. Here
+stopping puts one ``None`` sentinel on the queue for each idle worker, which
+wakes it at once; busy workers see the flag when they finish. Sentinels go
+after every item, so queued work still runs unless ``cancel_futures`` took it.
+
+The threads share a :class:`_Workers` object, never the executor, so an
+executor dropped without ``shutdown`` can be collected; its finalizer then
+stops the threads, with only calls that are safe inside a garbage collection
+(``SimpleQueue.put`` is reentrant). Threads are daemons, stopped and joined
+by an ``atexit`` hook after letting queued work finish, as the stdlib does;
+not relying on ``threading``'s own exit join keeps that working when the
+threads come from the original module under monkey patching.
+
+A failing ``initializer`` breaks the pool, as in the stdlib: every call not
+yet started fails with :class:`BrokenThreadPool` (counted as a failed call),
+the threads exit, and later submissions raise it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures.thread
+import itertools
+import os
+import threading
+import weakref
+from _queue import Empty, SimpleQueue
+from collections.abc import Callable, Iterable
+from concurrent.futures._base import LOGGER
+from typing import Any, NoReturn
+
+from greenpool import _native
+from greenpool._executor import CheckAndReject, Executor, WorkItem
+from greenpool._parking import ParkingLot
+
+
+class BrokenThreadPool(concurrent.futures.thread.BrokenThreadPool):
+    """A worker's initializer failed, so the pool runs nothing more.
+
+    Its ``__cause__`` is the initializer's exception. A subclass of the
+    stdlib's, so ``except concurrent.futures.thread.BrokenThreadPool`` works.
+    """
+
+
+_BROKEN_MESSAGE = "A thread initializer failed, the thread pool is not usable anymore"
+
+
+def _fail(item: WorkItem, error: BaseException) -> None:
+    """Resolve ``item`` with ``error`` the way a call that raised it would be.
+
+    Going through ``run`` keeps one path for every outcome: a cancelled
+    future stays cancelled, and statistics count the call as failed.
+    """
+
+    def raise_error() -> NoReturn:
+        raise error
+
+    item.fn, item.args, item.kwargs = raise_error, (), {}
+    item.run()
+
+
+class _Workers:
+    """The threads of one executor and the queue they share; see the module docstring.
+
+    Holds no reference to the executor. Every method but :meth:`abandon`
+    takes the guard, a real lock held for a few instructions.
+    """
+
+    def __init__(
+        self,
+        max_workers: int,
+        name_prefix: str,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+    ) -> None:
+        self._max_workers = max_workers
+        self._name_prefix = name_prefix
+        self._initializer = initializer
+        self._initargs = initargs
+        self._numbers = itertools.count()
+        self._queue: SimpleQueue[WorkItem | None] = SimpleQueue()
+        self._guard = _native.allocate_lock()
+        self._idle = 0
+        self._unclaimed = 0
+        self._alive = 0
+        self._stopping = False
+        self._broken: BaseException | None = None
+        self._threads: list[threading.Thread] = []
+        self._exited = ParkingLot()
+
+    @property
+    def alive(self) -> int:
+        return self._alive
+
+    @property
+    def idle(self) -> int:
+        return self._idle
+
+    def start(self, item: WorkItem) -> None:
+        """Promise ``item`` to an idle worker, start a thread for it, or queue it."""
+        with self._guard:
+            if self._broken is not None:
+                raise BrokenThreadPool(_BROKEN_MESSAGE) from self._broken
+            if self._idle or self._alive >= self._max_workers:
+                self._put_locked(item)
+                return
+            self._alive += 1
+            number = next(self._numbers)
+        try:
+            # Looked up now, not at import: see greenpool._native.threading_module.
+            thread = _native.threading_module().Thread(
+                target=self._work, args=(item,), name=f"{self._name_prefix}_{number}", daemon=True
+            )
+            thread.start()
+        except BaseException:
+            with self._guard:
+                self._alive -= 1
+                if self._alive == 0 or self._stopping:
+                    raise
+                # No new thread (out of memory or thread limit), but others
+                # exist: one of them will run it.
+                self._put_locked(item)
+            return
+        self._threads.append(thread)
+
+    def _put_locked(self, item: WorkItem) -> None:
+        if self._idle:
+            self._idle -= 1
+        else:
+            self._unclaimed += 1
+        self._queue.put(item)
+
+    def _work(self, item: WorkItem) -> None:
+        """A thread's life: initialize, run calls, wait on the queue, exit when stopped."""
+        try:
+            if self._initializer is not None:
+                try:
+                    self._initializer(*self._initargs)
+                except BaseException as exc:
+                    LOGGER.critical("Exception in initializer:", exc_info=True)
+                    self._break(item, exc)
+                    return
+            queue = self._queue
+            while True:
+                try:
+                    item.run()
+                except BaseException:
+                    # run() re-raises GreenletExit, having set it on the
+                    # future, so that a killed green worker dies. A thread is
+                    # no greenlet: carry on.
+                    LOGGER.exception("Exception in worker")
+                del item  # Hold nothing while idle: the call may own big objects.
+                with self._guard:
+                    if self._unclaimed:
+                        self._unclaimed -= 1
+                    elif self._stopping:
+                        return
+                    else:
+                        self._idle += 1
+                next_item = queue.get()
+                if next_item is None:
+                    return
+                item = next_item
+        finally:
+            with self._guard:
+                self._alive -= 1
+            self._exited.unpark_all()
+
+    def _break(self, item: WorkItem, cause: BaseException) -> None:
+        with self._guard:
+            if self._broken is None:
+                self._broken = cause
+            pending = self._take_pending_locked()
+            self._stop_locked()
+        for failed in (item, *pending):
+            error = BrokenThreadPool(_BROKEN_MESSAGE)
+            error.__cause__ = cause
+            _fail(failed, error)
+
+    def take_pending(self) -> list[WorkItem]:
+        with self._guard:
+            return self._take_pending_locked()
+
+    def _take_pending_locked(self) -> list[WorkItem]:
+        taken: list[WorkItem] = []
+        sentinels = 0
+        while True:
+            try:
+                entry = self._queue.get_nowait()
+            except Empty:
+                break
+            if entry is None:
+                sentinels += 1
+            else:
+                taken.append(entry)
+        for _ in range(sentinels):  # Promised to workers already: give them back.
+            self._queue.put(None)
+        # Workers promised one of the taken items now wait for nothing: idle again.
+        self._idle += len(taken) - self._unclaimed
+        self._unclaimed = 0
+        return taken
+
+    def stop(self) -> None:
+        with self._guard:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        self._stopping = True
+        for _ in range(self._idle):
+            self._queue.put(None)
+        self._idle = 0
+
+    def abandon(self) -> None:
+        """:meth:`stop` for the executor's finalizer, which may run inside a GC.
+
+        A collection can start in any thread, even one holding the guard, so
+        this takes no lock: it sets the flag, then puts a sentinel for every
+        thread. A worker either sees the flag or gets a sentinel; spare
+        sentinels are never read.
+        """
+        self._stopping = True
+        for _ in range(self._alive):
+            self._queue.put(None)
+
+    def join(self) -> None:
+        """Wait, parked, until every thread but the calling one has exited."""
+        me = _native.get_ident()
+        others = [thread for thread in self._threads if thread.ident != me]
+        remaining = len(self._threads) - len(others)
+        self._exited.park_until(lambda: self._alive <= remaining)
+        # Each has unparked us on its way out; this only waits for the return.
+        for thread in others:
+            thread.join()
+
+    def join_at_exit(self) -> None:
+        me = _native.get_ident()
+        for thread in self._threads:
+            if thread.ident != me:
+                thread.join()
+
+
+_live_workers: weakref.WeakSet[_Workers] = weakref.WeakSet()
+
+
+def _stop_all_at_exit() -> None:
+    """Let queued calls finish and end every pool's threads, as the stdlib does at exit."""
+    pools = list(_live_workers)
+    for workers in pools:
+        workers.stop()
+    for workers in pools:
+        workers.join_at_exit()
+
+
+atexit.register(_stop_all_at_exit)
+
+
+class ThreadPoolExecutor(Executor):
+    """Runs calls on up to ``max_workers`` reused native threads.
+
+    futurist's constructor (``max_workers``, ``check_and_reject``) plus the
+    stdlib's ``thread_name_prefix``, ``initializer`` and ``initargs``, and a
+    keyword-only ``name``. ``max_workers`` defaults to the stdlib's
+    ``min(32, os.cpu_count() + 4)``. Threads are started as calls arrive, an
+    idle thread is always reused before a new one is started, and threads
+    live until ``shutdown``. Threads are named ``f"{thread_name_prefix or
+    name}_{n}"``.
+
+    ``initializer(*initargs)`` runs once in each new thread before it runs
+    any call. If it raises, the pool is broken: calls not yet started fail
+    with :class:`BrokenThreadPool` and so does every later ``submit``.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        check_and_reject: CheckAndReject | None = None,
+        *,
+        name: str | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[..., object] | None = None,
+        initargs: Iterable[Any] = (),
+    ) -> None:
+        if max_workers is None:
+            max_workers = min(32, (os.cpu_count() or 1) + 4)
+        super().__init__(max_workers, check_and_reject, name=name)
+        if not isinstance(thread_name_prefix, str):
+            raise TypeError(f"thread_name_prefix must be a str, got {thread_name_prefix!r}")
+        if initializer is not None and not callable(initializer):
+            raise TypeError(f"initializer must be callable or None, got {initializer!r}")
+        if isinstance(initargs, (str, bytes)) or not isinstance(initargs, Iterable):
+            raise TypeError(f"initargs must be a tuple of arguments, got {initargs!r}")
+        self._workers = _Workers(
+            max_workers, thread_name_prefix or self.name, initializer, tuple(initargs)
+        )
+        _live_workers.add(self._workers)
+        # Not at exit: _stop_all_at_exit does that, and waits for the threads too.
+        weakref.finalize(self, self._workers.abandon).atexit = False
+
+    @property
+    def num_workers(self) -> int:
+        return self._workers.alive
+
+    def get_num_idle_workers(self) -> int:
+        """Threads waiting for work (futurist's name)."""
+        return self._workers.idle
+
+    # -- backend hooks ---------------------------------------------------
+
+    def _start(self, item: WorkItem) -> bool:
+        self._workers.start(item)
+        return False
+
+    def _take_pending(self) -> list[WorkItem]:
+        return self._workers.take_pending()
+
+    def _stop_workers(self) -> None:
+        self._workers.stop()
+
+    def _join_workers(self) -> None:
+        self._workers.join()

@@ -1,0 +1,598 @@
+"""GreenThreadPoolExecutor behaviour: workers, submit, map, shutdown, errors and other threads."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import eventlet
+import eventlet.event
+import eventlet.greenthread
+import eventlet.hubs
+import greenlet
+import pytest
+
+import greenpool
+from greenpool import GreenThreadPoolExecutor
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
+    """Build executors that are shut down (queued work cancelled) after the test."""
+    made: list[GreenThreadPoolExecutor] = []
+
+    def factory(*args: Any, **kwargs: Any) -> GreenThreadPoolExecutor:
+        executor = GreenThreadPoolExecutor(*args, **kwargs)
+        made.append(executor)
+        return executor
+
+    yield factory
+    for executor in made:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Gate:
+    """Calls that wait at a gate until the test opens it, counting who started."""
+
+    def __init__(self) -> None:
+        self._event = eventlet.event.Event()
+        self.started: list[Any] = []
+
+    def wait(self, tag: Any = None) -> Any:
+        self.started.append(tag)
+        self._event.wait()
+        return tag
+
+    def open(self) -> None:
+        if not self._event.ready():
+            self._event.send(None)
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
+    with eventlet.Timeout(timeout):
+        while not predicate():
+            eventlet.sleep(0.001)
+
+
+# -- workers ---------------------------------------------------------------
+
+
+@pytest.mark.core
+def test_workers_are_started_lazily_up_to_max_workers(make: Callable[..., Any]) -> None:
+    executor = make(3)
+    gate = Gate()
+    assert executor.num_workers == 0
+    first = executor.submit(gate.wait, 0)
+    assert executor.num_workers == 1
+    futures = [first] + [executor.submit(gate.wait, i) for i in range(1, 6)]
+    assert executor.num_workers == 3
+    eventually(lambda: len(gate.started) == 3)
+    eventlet.sleep(0.01)
+    assert sorted(gate.started) == [0, 1, 2]
+    stats = executor.statistics
+    assert (stats.running, stats.pending) == (3, 3)
+    gate.open()
+    assert [f.result(timeout=5) for f in futures] == list(range(6))
+    assert executor.num_workers == 3
+
+
+@pytest.mark.core
+def test_work_beyond_max_workers_is_queued_and_all_of_it_runs(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    running = 0
+    most_running = 0
+
+    def call(i: int) -> int:
+        nonlocal running, most_running
+        running += 1
+        most_running = max(most_running, running)
+        eventlet.sleep(0.001)
+        running -= 1
+        return i * i
+
+    futures = [executor.submit(call, i) for i in range(20)]
+    assert [f.result(timeout=5) for f in futures] == [i * i for i in range(20)]
+    assert most_running == 2
+    assert executor.num_workers <= 2
+    assert executor.statistics.executed == 20
+
+
+@pytest.mark.core
+def test_an_idle_worker_is_reused_rather_than_a_new_one_started(make: Callable[..., Any]) -> None:
+    executor = make(10)
+    workers = set()
+
+    def call() -> None:
+        workers.add(greenlet.getcurrent())
+
+    for _ in range(50):
+        executor.submit(call).result(timeout=5)
+    assert executor.num_workers == 1
+    assert len(workers) == 1
+
+
+@pytest.mark.core
+def test_submit_passes_positional_and_keyword_arguments_even_one_named_fn(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+
+    def call(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        return args, kwargs
+
+    future = executor.submit(call, 1, 2, fn="f", self="s", args=3)
+    assert future.result(timeout=5) == ((1, 2), {"fn": "f", "self": "s", "args": 3})
+    assert isinstance(future, greenpool.Future)
+
+
+# -- map -------------------------------------------------------------------
+
+
+@pytest.mark.core
+def test_map_yields_results_in_input_order_even_when_calls_finish_out_of_order(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(4)
+    finished: list[int] = []
+
+    def call(i: int, delay: float) -> int:
+        eventlet.sleep(delay)
+        finished.append(i)
+        return i
+
+    delays = [0.03, 0.02, 0.01, 0.0, 0.03, 0.0]
+    assert list(executor.map(call, range(6), delays)) == list(range(6))
+    assert finished != sorted(finished)  # They really did finish out of order.
+
+
+@pytest.mark.core
+def test_map_timeout_raises_concurrent_futures_timeout_error(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    gate = Gate()
+    results = executor.map(gate.wait, [1, 2], timeout=0.05)
+    with pytest.raises(concurrent.futures.TimeoutError):
+        next(results)
+    gate.open()
+
+
+@pytest.mark.core
+def test_map_timeout_cancels_calls_not_yet_started(make: Callable[..., Any]) -> None:
+    # BUG: the future map was waiting on when the timeout struck is popped from
+    # the in-flight window before result() raises, so the finally clause never
+    # cancels it: if it had not started, it still runs after map has raised.
+    # concurrent.futures (3.11+) cancels it (_result_or_cancel).
+    executor = make(1)
+    gate = Gate()
+    blocker = executor.submit(gate.wait, "blocker")
+    calls: list[int] = []
+    results = executor.map(calls.append, [1, 2], timeout=0.05)
+    with pytest.raises(concurrent.futures.TimeoutError):
+        next(results)
+    gate.open()
+    blocker.result(timeout=5)
+    executor.shutdown(wait=True)
+    assert calls == []
+    assert executor.statistics.cancelled == 2
+
+
+@pytest.mark.core
+def test_map_is_lazy_and_works_over_an_endless_iterator(make: Callable[..., Any]) -> None:
+    executor = make(4)
+    results = executor.map(lambda x: x * 2, itertools.count())
+    assert list(itertools.islice(results, 50)) == [2 * i for i in range(50)]
+    results.close()  # type: ignore[attr-defined]
+    executor.shutdown(wait=True)
+    stats = executor.statistics
+    assert stats.submitted <= 50 + 2 * 4
+    assert stats.submitted == stats.executed + stats.cancelled
+
+
+@pytest.mark.core
+def test_closing_the_map_iterator_early_cancels_calls_not_yet_started(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(1)
+    calls: list[int] = []
+
+    def call(i: int) -> int:
+        calls.append(i)
+        eventlet.sleep(0.005)
+        return i
+
+    results = executor.map(call, range(10))
+    assert next(results) == 0
+    results.close()  # type: ignore[attr-defined]
+    started_before_close = list(calls)
+    executor.shutdown(wait=True)
+    assert calls == started_before_close
+    stats = executor.statistics
+    assert stats.cancelled >= 1
+    assert stats.submitted == stats.executed + stats.cancelled
+    assert stats.executed == len(calls)
+
+
+@pytest.mark.core
+def test_map_keeps_at_most_two_windows_of_max_workers_in_flight(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    results = executor.map(lambda x: x, itertools.count())
+    taken = 0
+    for value in itertools.islice(results, 30):
+        assert value == taken
+        taken += 1  # noqa: SIM113  (also read after the loop)
+        eventlet.sleep(0.002)  # Consume slowly: the workers could run far ahead.
+        submitted = executor.statistics.submitted
+        assert taken <= submitted <= 2 * executor.max_workers + taken
+    results.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.core
+def test_map_after_shutdown_raises_at_the_call(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    executor.shutdown()
+    with pytest.raises(RuntimeError):
+        executor.map(abs, [1, 2])
+
+
+# -- shutdown --------------------------------------------------------------
+
+
+@pytest.mark.core
+def test_shutdown_wait_runs_every_queued_call_before_returning(make: Callable[..., Any]) -> None:
+    executor = make(1)
+    done: list[int] = []
+
+    def call(i: int) -> None:
+        eventlet.sleep(0.002)
+        done.append(i)
+
+    futures = [executor.submit(call, i) for i in range(8)]
+    executor.shutdown(wait=True)
+    assert done == list(range(8))
+    assert all(f.done() and not f.cancelled() for f in futures)
+    assert executor.num_workers == 0
+    stats = executor.statistics
+    assert (stats.executed, stats.pending, stats.running) == (8, 0, 0)
+
+
+@pytest.mark.core
+def test_shutdown_without_wait_returns_and_accepted_work_still_runs(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(1)
+    gate = Gate()
+    futures = [executor.submit(gate.wait, i) for i in range(3)]
+    executor.shutdown(wait=False)
+    assert not executor.alive
+    assert not any(f.done() for f in futures)
+    gate.open()
+    assert [f.result(timeout=5) for f in futures] == [0, 1, 2]
+
+
+@pytest.mark.core
+def test_shutdown_cancel_futures_cancels_every_pending_call(make: Callable[..., Any]) -> None:
+    executor = make(1)
+    gate = Gate()
+    running = executor.submit(gate.wait, "running")
+    queued = [executor.submit(gate.wait, i) for i in range(5)]
+    eventually(lambda: gate.started == ["running"])
+    executor.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in queued)
+    # The stdlib's wait must see them done at once: no worker will ever touch them.
+    done, not_done = concurrent.futures.wait(queued, timeout=0)
+    assert done == set(queued)
+    assert not not_done
+    with pytest.raises(concurrent.futures.CancelledError):
+        queued[0].result(timeout=0)
+    assert not running.cancelled()
+    gate.open()
+    assert running.result(timeout=5) == "running"
+    executor.shutdown(wait=True)
+    assert gate.started == ["running"]
+    stats = executor.statistics
+    assert (stats.executed, stats.cancelled, stats.pending, stats.running) == (1, 5, 0, 0)
+
+
+@pytest.mark.core
+def test_shutdown_wait_and_cancel_futures_returns_once_running_calls_finish(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+    gate = Gate()
+    futures = [executor.submit(gate.wait, i) for i in range(6)]
+    eventually(lambda: len(gate.started) == 2)
+    eventlet.spawn_after(0.02, gate.open)
+    executor.shutdown(wait=True, cancel_futures=True)
+    assert [f.result(timeout=0) for f in futures[:2]] == [0, 1]
+    assert all(f.cancelled() for f in futures[2:])
+    assert executor.num_workers == 0
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_futurist_green_executor_ignores_cancel_futures() -> None:
+    import futurist
+
+    def run(executor: Any) -> tuple[list[int], int]:
+        ran: list[int] = []
+        futures = [executor.submit(ran.append, i) for i in range(4)]
+        executor.shutdown(wait=True, cancel_futures=True)
+        return ran, sum(f.cancelled() for f in futures)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = futurist.GreenThreadPoolExecutor(max_workers=1)
+    assert run(theirs) == ([0, 1, 2, 3], 0)
+    assert run(GreenThreadPoolExecutor(max_workers=1)) == ([0], 3)
+
+
+@pytest.mark.core
+def test_submit_after_shutdown_raises_runtime_error_and_counts_nothing(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+    executor.shutdown()
+    with pytest.raises(RuntimeError):
+        executor.submit(abs, 1)
+    stats = executor.statistics
+    assert (stats.submitted, stats.rejected) == (0, 0)
+
+
+@pytest.mark.core
+def test_a_call_that_submits_while_shutdown_waits_gets_runtime_error(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+
+    def call() -> BaseException | None:
+        eventually(lambda: not executor.alive)
+        try:
+            executor.submit(abs, 1)
+        except RuntimeError as exc:
+            return exc
+        return None
+
+    future = executor.submit(call)
+    eventlet.sleep(0)
+    executor.shutdown(wait=True)
+    assert isinstance(future.result(timeout=0), RuntimeError)
+    assert executor.statistics.submitted == 1
+
+
+@pytest.mark.core
+def test_shutdown_wait_from_inside_a_worker_waits_for_the_others_and_returns(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+    other = executor.submit(eventlet.sleep, 0.03)
+
+    def call() -> bool:
+        executor.shutdown(wait=True)
+        return other.done()
+
+    inside = executor.submit(call)
+    assert inside.result(timeout=5) is True
+    executor.shutdown(wait=True)
+    assert executor.num_workers == 0
+
+
+@pytest.mark.core
+def test_shutdown_wait_from_the_only_worker_returns_and_queued_work_still_runs(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(1)
+    inside = executor.submit(executor.shutdown, wait=True)
+    queued = [executor.submit(abs, -i) for i in range(3)]
+    assert inside.result(timeout=5) is None
+    assert [f.result(timeout=5) for f in queued] == [0, 1, 2]
+
+
+@pytest.mark.core
+def test_context_manager_shuts_down_and_waits() -> None:
+    done: list[int] = []
+    with GreenThreadPoolExecutor(2) as executor:
+        assert executor.alive
+        for i in range(5):
+            executor.submit(lambda i=i: (eventlet.sleep(0.002), done.append(i)))
+    assert not executor.alive
+    assert sorted(done) == list(range(5))
+
+
+# -- what users read ---------------------------------------------------------
+
+
+@pytest.mark.core
+def test_alive_name_and_max_workers(make: Callable[..., Any]) -> None:
+    first, second = make(), make(5)
+    assert first.max_workers == 1000  # futurist's default
+    assert second.max_workers == 5
+    assert first.name.startswith("GreenThreadPoolExecutor")
+    assert first.name != second.name
+    named = make(2, name="rpc-handlers")
+    assert named.name == "rpc-handlers"
+    assert "rpc-handlers" in repr(named)
+    assert named.alive
+    named.shutdown()
+    assert not named.alive
+
+
+@pytest.mark.core
+def test_backlog_and_queue_size(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    gate = Gate()
+    assert (executor.backlog, executor.queue_size) == (0, 0)
+    futures = [executor.submit(gate.wait, i) for i in range(5)]
+    assert executor.backlog == 3
+    eventually(lambda: len(gate.started) == 2)
+    assert (executor.backlog, executor.queue_size) == (3, 3)
+    gate.open()
+    for future in futures:
+        future.result(timeout=5)
+    assert (executor.backlog, executor.queue_size) == (0, 0)
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("max_workers", [0, -1])
+def test_max_workers_must_be_positive(max_workers: int) -> None:
+    with pytest.raises(ValueError):
+        GreenThreadPoolExecutor(max_workers)
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("max_workers", ["3", 2.0, None, True])
+def test_max_workers_must_be_an_int(max_workers: Any) -> None:
+    with pytest.raises(TypeError):
+        GreenThreadPoolExecutor(max_workers)
+
+
+@pytest.mark.core
+def test_name_must_be_a_string() -> None:
+    with pytest.raises(TypeError):
+        GreenThreadPoolExecutor(2, name=7)  # type: ignore[arg-type]
+
+
+@pytest.mark.core
+def test_check_and_reject_must_be_callable() -> None:
+    with pytest.raises(TypeError):
+        GreenThreadPoolExecutor(2, "reject")  # type: ignore[arg-type]
+
+
+@pytest.mark.core
+def test_non_callable_fn_raises_type_error_at_submit_and_is_not_counted(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+    with pytest.raises(TypeError):
+        executor.submit(42)
+    with pytest.raises(TypeError):
+        executor.map(42, [1])
+    stats = executor.statistics
+    assert (stats.submitted, stats.pending, stats.rejected) == (0, 0, 0)
+    assert executor.submit(abs, -3).result(timeout=5) == 3
+
+
+# -- failures --------------------------------------------------------------
+
+
+@pytest.mark.core
+def test_exceptions_go_to_the_future_and_count_as_failures(make: Callable[..., Any]) -> None:
+    executor = make(2)
+
+    def boom(i: int) -> int:
+        if i % 2:
+            raise KeyError(i)
+        return i
+
+    futures = [executor.submit(boom, i) for i in range(6)]
+    for i, future in enumerate(futures):
+        if i % 2:
+            assert isinstance(future.exception(timeout=5), KeyError)
+            with pytest.raises(KeyError):
+                future.result(timeout=0)
+        else:
+            assert future.result(timeout=5) == i
+    stats = executor.statistics
+    assert (stats.executed, stats.failures) == (6, 3)
+
+
+@pytest.mark.core
+def test_a_worker_killed_while_running_fails_only_its_call(make: Callable[..., Any]) -> None:
+    executor = make(1)
+    workers: list[greenlet.greenlet] = []
+    gate = Gate()
+
+    def victim() -> None:
+        workers.append(greenlet.getcurrent())
+        gate.wait()
+
+    doomed = executor.submit(victim)
+    queued = [executor.submit(abs, -i) for i in range(4)]
+    eventually(lambda: bool(workers))
+    eventlet.greenthread.kill(workers[0])
+    assert isinstance(doomed.exception(timeout=5), greenlet.GreenletExit)
+    assert [f.result(timeout=5) for f in queued] == [0, 1, 2, 3]
+    executor.shutdown(wait=True)
+    stats = executor.statistics
+    assert (stats.executed, stats.failures, stats.pending, stats.running) == (5, 1, 0, 0)
+
+
+@pytest.mark.core
+def test_a_worker_killed_while_idle_is_replaced(make: Callable[..., Any]) -> None:
+    executor = make(1)
+    worker = executor.submit(greenlet.getcurrent).result(timeout=5)
+    eventlet.greenthread.kill(worker)
+    assert worker.dead
+    assert executor.num_workers == 0
+    assert [executor.submit(abs, -i).result(timeout=5) for i in range(3)] == [0, 1, 2]
+    assert executor.num_workers == 1
+    assert executor.statistics.failures == 0
+
+
+@pytest.mark.core
+def test_a_call_raising_greenlet_exit_ends_its_worker_but_queued_work_runs(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(1)
+
+    def exit_worker() -> None:
+        raise greenlet.GreenletExit()
+
+    doomed = executor.submit(exit_worker)
+    queued = [executor.submit(abs, -i) for i in range(3)]
+    assert isinstance(doomed.exception(timeout=5), greenlet.GreenletExit)
+    assert [f.result(timeout=5) for f in queued] == [0, 1, 2]
+    stats = executor.statistics
+    assert (stats.executed, stats.failures) == (4, 1)
+
+
+@pytest.mark.core
+def test_a_worker_killed_by_greenlet_throw_from_the_hub(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(2)
+    workers: list[greenlet.greenlet] = []
+    gate = Gate()
+
+    def victim() -> None:
+        workers.append(greenlet.getcurrent())
+        gate.wait()
+
+    doomed = executor.submit(victim)
+    eventually(lambda: bool(workers))
+    # Thrown from the hub greenlet, the worker's parent, so throw() returns there.
+    eventlet.hubs.get_hub().schedule_call_global(0, workers[0].throw, greenlet.GreenletExit)
+    assert isinstance(doomed.exception(timeout=5), greenlet.GreenletExit)
+    assert [executor.submit(abs, -i).result(timeout=5) for i in range(4)] == [0, 1, 2, 3]
+    gate.open()
+
+
+# -- other OS threads --------------------------------------------------------
+
+
+@pytest.mark.core
+def test_a_native_thread_can_submit_and_wait_on_the_result(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    hub_thread = threading.get_ident()
+    outcome: dict[str, Any] = {}
+
+    def in_native_thread() -> None:
+        try:
+            outcome["submitter"] = threading.get_ident()
+            futures = [executor.submit(threading.get_ident) for _ in range(3)]
+            outcome["ran_in"] = {f.result(timeout=10) for f in futures}
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=in_native_thread)
+    thread.start()
+    eventually(lambda: not thread.is_alive())  # The hub must keep running meanwhile.
+    thread.join()
+    assert "error" not in outcome, outcome
+    assert outcome["submitter"] != hub_thread
+    assert outcome["ran_in"] == {hub_thread}
+    assert executor.statistics.executed == 3
