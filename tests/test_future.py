@@ -55,6 +55,19 @@ class Ticker:
     def __exit__(self, *exc_info: object) -> None:
         self._thread.kill()
 
+    def wait_from_native(self, ticks: int) -> int:
+        """From a native thread: poll until the count reaches ``ticks`` (or give up); return it.
+
+        A native thread that completes work only after this returns proves
+        the hub ran while a green thread waited for that work: the ticks
+        cannot happen before the green thread parks (it does not yield
+        before), and it cannot wake before the work is done.
+        """
+        deadline = time.monotonic() + WOKEN_BOUND / 2
+        while self.ticks < ticks and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.ticks
+
 
 def eventually(predicate: Callable[[], bool], timeout: float = LONG) -> None:
     """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
@@ -327,8 +340,8 @@ def test_repr_matches_the_stdlib_in_every_state() -> None:
     assert ours["pending"] == "<Future at ID state=pending>"
     assert ours["returned"] == "<Future at ID state=finished returned int>"
     assert ours["raised"] == "<Future at ID state=finished raised KeyError>"
-    # BUG: greenpool prints state=cancelled_and_notified (state.lower()) once an
-    # executor has let go of a cancelled future; the stdlib prints state=cancelled.
+    # Both cancelled states print as state=cancelled, as in the stdlib (greenpool
+    # once printed state=cancelled_and_notified).
     assert ours == stdlib
 
 
@@ -612,6 +625,7 @@ from eventlet import patcher
 
 assert patcher.is_monkey_patched("thread")
 RealThread = patcher.original("threading").Thread
+real_sleep = patcher.original("time").sleep  # Patched time.sleep would start a hub there.
 ticks = [0]
 
 def ticker():
@@ -621,9 +635,11 @@ def ticker():
 
 eventlet.spawn(ticker)
 
+waiting = {}  # "before": the tick count when the current green_wait parked.
+
 def green_wait(future, timeout):
     def wait():
-        before = ticks[0]
+        before = waiting["before"] = ticks[0]
         started = time.monotonic()
         try:
             value = future.result(timeout=timeout)
@@ -696,20 +712,24 @@ def test_monkey_patched_green_wait_on_executor_and_green_thread(python: Any, ord
 def test_monkey_patched_green_wait_on_future_completed_by_real_os_thread(
     python: Any, order: str
 ) -> None:
-    # BUG: after monkey_patch(), _hubcall's pipe reader calls the green os.read
-    # in the hub, which raises "do not call blocking functions from the
-    # mainloop"; the hub drops the pipe, the wake-up is lost (and every later
-    # one: _signalled stays set), so the green thread sleeps to its timeout.
+    # Regression: _hubcall once read its pipe with os.read, which monkey_patch()
+    # makes green; in the hub that raises "do not call blocking functions from
+    # the mainloop", the hub drops the pipe, and this wake-up and every later
+    # one are lost, so the green thread slept to its timeout.
     out, stderr = run_patched(
         python,
         """
         waits = []
         for n in range(2):  # Twice: the pipe must keep working after its first use.
             future = greenpool.Future()
+            waiting.clear()
             def complete(future=future, n=n):
-                time.sleep(0.05)
+                # Complete only once the hub has ticked while the green thread waits.
+                deadline = time.monotonic() + 1.5
+                while time.monotonic() < deadline and ticks[0] < waiting.get("before", 1e9) + 3:
+                    real_sleep(0.001)
                 future.set_result(n)
-            thread = RealThread(target=complete)
+            thread = RealThread(target=complete, daemon=True)
             thread.start()
             waits.append(green_wait(future, 2))
             thread.join()
@@ -853,19 +873,20 @@ def test_green_wait_on_future_completed_by_native_thread(
     not_patched: None, complete: Callable[[greenpool.Future[Any]], Any], expected: Any
 ) -> None:
     future: greenpool.Future[Any] = greenpool.Future()
+    seen: list[int] = []
 
-    def complete_soon() -> None:
-        time.sleep(0.02)
+    def complete_once_the_hub_has_ticked() -> None:
+        seen.append(ticker.wait_from_native(before + 3))
         complete(future)
 
     with Ticker() as ticker:
         before = ticker.ticks
-        thread = threading.Thread(target=complete_soon, daemon=True)
+        thread = threading.Thread(target=complete_once_the_hub_has_ticked, daemon=True)
         thread.start()
         value, elapsed = timed(lambda: future.result(timeout=LONG))
         assert value == expected
         assert elapsed < WOKEN_BOUND  # Woken through the hub's pipe, not at its timeout.
-        assert ticker.ticks > before
+        assert seen[0] >= before + 3  # The hub ran while the green thread waited.
         eventually(lambda: not thread.is_alive())
 
 

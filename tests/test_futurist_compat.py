@@ -540,7 +540,7 @@ NOT_APPLICABLE: dict[str, str] = {
     ),
     "test_executors.TestDelayedExecutorMixin.*": (
         "GAP: greenpool has no DelayedExecutorMixin / GreenDelayedExecutorMixin "
-        "(submit_after, new in futurist 3.5); see test_futurist_public_name. Half of "
+        "(submit_after, new in futurist 3.5); see EXCLUDED_NAMES. Half of "
         "these tests also read the mixin's privates (_scheduler, _sentinel, "
         "_get_future_object, Task)"
     ),

@@ -50,6 +50,19 @@ class Ticker:
     def __exit__(self, *exc_info: object) -> None:
         self._thread.kill()
 
+    def wait_from_native(self, ticks: int) -> int:
+        """From a native thread: poll until the count reaches ``ticks`` (or give up); return it.
+
+        A native thread that completes work only after this returns proves
+        the hub ran while a green thread waited for that work: the ticks
+        cannot happen before the green thread parks (it does not yield
+        before), and it cannot wake before the work is done.
+        """
+        deadline = time.monotonic() + WOKEN_BOUND / 2
+        while self.ticks < ticks and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.ticks
+
 
 def eventually(predicate: Callable[[], bool], timeout: float = LONG) -> None:
     """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
@@ -290,14 +303,21 @@ def test_green_waiter_zero_or_negative_timeout_returns_unwoken(hub: Any) -> None
 
 @pytest.mark.core
 def test_green_waiter_woken_from_native_thread_through_the_hub_pipe(hub: Any) -> None:
+    seen: list[int] = []
+
+    def wake_twice_once_the_hub_has_ticked() -> None:
+        seen.append(ticker.wait_from_native(before + 3))
+        waiter.wake()
+        waiter.wake()
+
     with Ticker() as ticker:
         waiter = GreenWaiter(hub)
         started = time.monotonic()
         before = ticker.ticks
-        native = start_native(lambda: (time.sleep(0.02), waiter.wake(), waiter.wake()))
+        native = start_native(wake_twice_once_the_hub_has_ticked)
         assert waiter.wait(LONG) is True
         assert time.monotonic() - started < WOKEN_BOUND
-        assert ticker.ticks > before
+        assert seen[0] >= before + 3  # The hub ran while the green thread waited.
         eventually(lambda: not native.is_alive())
     assert_no_stray_switch()
 
@@ -640,18 +660,20 @@ def test_park_until_green_parker_native_waker() -> None:
     lot = ParkingLot()
     state: list[int] = []
 
-    def change() -> None:
-        time.sleep(0.02)
+    seen: list[int] = []
+
+    def change_once_the_hub_has_ticked() -> None:
+        seen.append(ticker.wait_from_native(before + 3))
         state.append(1)
         lot.unpark_all()
 
     with Ticker() as ticker:
         before = ticker.ticks
         started = time.monotonic()
-        thread = start_native(change)
+        thread = start_native(change_once_the_hub_has_ticked)
         assert lot.park_until(lambda: bool(state), timeout=LONG) is True
         assert time.monotonic() - started < WOKEN_BOUND
-        assert ticker.ticks > before
+        assert seen[0] >= before + 3  # The hub ran while the green thread waited.
         eventually(lambda: not thread.is_alive())
 
 

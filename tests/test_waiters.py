@@ -52,6 +52,19 @@ class Ticker:
     def __exit__(self, *exc_info: object) -> None:
         self._thread.kill()
 
+    def wait_from_native(self, ticks: int) -> int:
+        """From a native thread: poll until the count reaches ``ticks`` (or give up); return it.
+
+        A native thread that completes work only after this returns proves
+        the hub ran while a green thread waited for that work: the ticks
+        cannot happen before the green thread parks (it does not yield
+        before), and it cannot wake before the work is done.
+        """
+        deadline = time.monotonic() + WOKEN_BOUND / 2
+        while self.ticks < ticks and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.ticks
+
 
 def eventually(predicate: Callable[[], bool], timeout: float = LONG) -> None:
     """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
@@ -569,6 +582,7 @@ from greenpool.waiters import wait_for_all, wait_for_any
 from eventlet import patcher
 
 RealThread = patcher.original("threading").Thread
+real_sleep = patcher.original("time").sleep  # Patched time.sleep would start a hub there.
 ticks = [0]
 
 def ticker():
@@ -578,9 +592,11 @@ def ticker():
 
 eventlet.spawn(ticker)
 
+waiting = {}  # "before": the tick count when the current in_green_thread started waiting.
+
 def in_green_thread(fn):
     def run():
-        before = ticks[0]
+        before = waiting["before"] = ticks[0]
         started = time.monotonic()
         done, not_done = fn()
         return {
@@ -633,30 +649,38 @@ def test_monkey_patched_waits_on_green_and_patched_pool_futures(python: Any) -> 
 @pytest.mark.core
 @pytest.mark.timeout(40)
 def test_monkey_patched_green_wait_on_futures_completed_by_real_os_threads(python: Any) -> None:
-    # BUG: the same root cause as test_future's
-    # test_monkey_patched_green_wait_on_future_completed_by_real_os_thread: the
-    # hub's pipe reader uses the green os.read, so the wake-up from the real
-    # thread is lost and the green thread sleeps to its timeout.
+    # Regression, as test_future's
+    # test_monkey_patched_green_wait_on_future_completed_by_real_os_thread: a
+    # hub pipe read through the green os.read lost the real thread's wake-up.
     out, stderr = run_patched(
         python,
         """
         out = {}
         for case, wait in (("any", wait_for_any), ("all", wait_for_all)):
+            # Only greenpool futures are completed by the real thread: a stdlib
+            # future made after monkey patching has a green lock, which eventlet
+            # cannot share with a real thread. The stdlib one is completed green.
             ours, stdlib = greenpool.Future(), concurrent.futures.Future()
-            def complete(ours=ours, stdlib=stdlib):
-                time.sleep(0.05)
+            waiting.clear()
+            def complete(ours=ours):
+                # Complete only once the hub has ticked while the green thread waits.
+                deadline = time.monotonic() + 1.5
+                while time.monotonic() < deadline and ticks[0] < waiting.get("before", 1e9) + 3:
+                    real_sleep(0.001)
                 ours.set_result(1)
-                stdlib.set_result(2)
-            thread = RealThread(target=complete)
+            thread = RealThread(target=complete, daemon=True)
             thread.start()
+            if case == "all":
+                eventlet.spawn_after(0.02, stdlib.set_result, 2)
             out[case] = in_green_thread(lambda: wait([ours, stdlib], timeout=2))
             thread.join()
         print(json.dumps(out))
         """,
     )
+    # Only the real thread's completion can end either wait (the last one, for "all").
+    assert (out["any"]["done"], out["any"]["not_done"]) == (1, 1)
+    assert (out["all"]["done"], out["all"]["not_done"]) == (2, 0)
     for case in ("any", "all"):
-        assert out[case]["done"] >= 1
         assert out[case]["ticked"]
         assert out[case]["elapsed"] < 1, stderr  # Half its 2 s timeout: woken, not timed out.
-    assert out["all"]["done"] == 2
     assert "Traceback" not in stderr, stderr
