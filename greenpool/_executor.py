@@ -115,6 +115,10 @@ class Executor(concurrent.futures.Executor):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {name!r}")
         self._max_workers = max_workers
+        # How many accepted calls can run at once without waiting for a
+        # worker; backlog is what exceeds it. A backend whose callers run
+        # their own calls (the synchronous one) has no limit.
+        self._concurrency: int = max_workers
         self._check_and_reject = check_and_reject
         self._name = name if name is not None else f"{type(self).__name__}-{next(_executor_ids)}"
         self._gatherer = Gatherer()
@@ -147,7 +151,7 @@ class Executor(concurrent.futures.Executor):
     @property
     def backlog(self) -> int:
         """Accepted calls that no worker can take now (what ``check_and_reject`` gets)."""
-        return max(0, self._gatherer.outstanding - self._max_workers)
+        return max(0, self._gatherer.outstanding - self._concurrency)
 
     @property
     def queue_size(self) -> int:
@@ -189,7 +193,7 @@ class Executor(concurrent.futures.Executor):
         gatherer = self._gatherer
         if self._check_and_reject is not None:
             try:
-                self._check_and_reject(self, max(0, gatherer.outstanding - self._max_workers))
+                self._check_and_reject(self, max(0, gatherer.outstanding - self._concurrency))
             except BaseException as exc:
                 lock.release()
                 if isinstance(exc, RejectedSubmission):

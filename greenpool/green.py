@@ -61,7 +61,12 @@ class GreenThreadPoolExecutor(Executor):
         self._queue: deque[WorkItem] = deque()
         self._idle: list[greenlet] = []
         self._workers: set[greenlet] = set()
+        # Calls submitted from other OS threads, on their way to the hub. Each
+        # is claimed exactly once (set.remove is atomic): by its arrival in
+        # the hub, or by a shutdown that cancels it first.
+        self._in_transit: set[WorkItem] = set()
         self._stopping = False
+        self._stop_seen = False
         self._workers_exited = ParkingLot()
 
     @property
@@ -91,8 +96,17 @@ class GreenThreadPoolExecutor(Executor):
         if _native.get_ident() == self._hub_thread:
             self._dispatch(item)
         else:
-            self._hub_state.channel.call_soon(lambda: self._dispatch(item))
+            self._in_transit.add(item)
+            self._hub_state.channel.call_soon(lambda: self._arrive(item))
         return False
+
+    def _arrive(self, item: WorkItem) -> None:
+        """In the hub's thread: dispatch a call another OS thread submitted."""
+        try:
+            self._in_transit.remove(item)
+        except KeyError:
+            return  # Taken and cancelled by shutdown(cancel_futures=True).
+        self._dispatch(item)
 
     def _dispatch(self, item: WorkItem) -> None:
         """In the hub's thread: hand ``item`` to an idle worker, a new one, or the queue."""
@@ -146,6 +160,12 @@ class GreenThreadPoolExecutor(Executor):
 
     def _take_pending(self) -> list[WorkItem]:
         taken: list[WorkItem] = []
+        for item in list(self._in_transit):
+            try:
+                self._in_transit.remove(item)
+            except KeyError:
+                continue  # It arrived meanwhile; it is in the queue or running.
+            taken.append(item)
         while True:
             try:
                 taken.append(self._queue.popleft())  # Atomic: each item goes one way.
@@ -160,13 +180,22 @@ class GreenThreadPoolExecutor(Executor):
             self._hub_state.channel.call_soon(self._release_idle)
 
     def _release_idle(self) -> None:
+        """In the hub's thread: send idle workers away; busy ones exit when the queue is empty."""
         idle, self._idle = self._idle, []
         for worker in idle:
             self._hub.schedule_call_global(0, worker.switch, None)
+        self._stop_seen = True
+        self._workers_exited.unpark_all()
 
     def _join_workers(self) -> None:
+        # The stop reaches the hub through the same FIFO channel as calls
+        # submitted from other OS threads, after every one accepted before it,
+        # so once the hub has seen it (_stop_seen) every such call is in a
+        # worker or the queue, or was taken by shutdown: none is in transit.
         remaining = 1 if getcurrent() in self._workers else 0
-        self._workers_exited.park_until(lambda: len(self._workers) <= remaining)
+        self._workers_exited.park_until(
+            lambda: self._stop_seen and not self._in_transit and len(self._workers) <= remaining
+        )
 
 
 class _TimedCall:

@@ -7,6 +7,7 @@ debugging, or a service configured to run inline. Each call runs inside
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from greenpool._executor import CheckAndReject, Executor, WorkItem
@@ -31,6 +32,9 @@ class SynchronousExecutor(Executor):
         if run_work_func is not None and not callable(run_work_func):
             raise ValueError("run_work_func must be callable")
         super().__init__(1, check_and_reject, name=name)
+        # Every caller runs its own call, so nothing ever waits for a worker:
+        # backlog stays 0 however many threads are submitting at once.
+        self._concurrency = sys.maxsize
         self._run_work_func = run_work_func
 
     @property

@@ -24,7 +24,11 @@ pytestmark = pytest.mark.timeout(20)
 
 @pytest.fixture
 def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
-    """Build executors that are shut down (queued work cancelled) after the test."""
+    """Build executors that are shut down (queued work cancelled) after the test.
+
+    The shutdown is bounded: pytest-timeout stops timing a test once it has
+    failed, so a teardown that blocked on a stuck worker would hang the run.
+    """
     made: list[GreenThreadPoolExecutor] = []
 
     def factory(*args: Any, **kwargs: Any) -> GreenThreadPoolExecutor:
@@ -33,12 +37,13 @@ def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
         return executor
 
     yield factory
-    for executor in made:
-        executor.shutdown(wait=True, cancel_futures=True)
+    with eventlet.Timeout(5):
+        for executor in made:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Gate:
-    """Calls that wait at a gate until the test opens it, counting who started."""
+    """Calls that wait at a gate until the test opens it, recording who started."""
 
     def __init__(self) -> None:
         self._event = eventlet.event.Event()
@@ -54,6 +59,14 @@ class Gate:
             self._event.send(None)
 
 
+@pytest.fixture
+def gate(make: Callable[..., GreenThreadPoolExecutor]) -> Iterator[Gate]:
+    """A gate that is opened after the test, before ``make`` shuts its executors down."""
+    gate = Gate()
+    yield gate
+    gate.open()
+
+
 def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
     with eventlet.Timeout(timeout):
@@ -65,9 +78,8 @@ def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.mark.core
-def test_workers_are_started_lazily_up_to_max_workers(make: Callable[..., Any]) -> None:
+def test_workers_are_started_lazily_up_to_max_workers(make: Callable[..., Any], gate: Gate) -> None:
     executor = make(3)
-    gate = Gate()
     assert executor.num_workers == 0
     first = executor.submit(gate.wait, 0)
     assert executor.num_workers == 1
@@ -153,9 +165,10 @@ def test_map_yields_results_in_input_order_even_when_calls_finish_out_of_order(
 
 
 @pytest.mark.core
-def test_map_timeout_raises_concurrent_futures_timeout_error(make: Callable[..., Any]) -> None:
+def test_map_timeout_raises_concurrent_futures_timeout_error(
+    make: Callable[..., Any], gate: Gate
+) -> None:
     executor = make(2)
-    gate = Gate()
     results = executor.map(gate.wait, [1, 2], timeout=0.05)
     with pytest.raises(concurrent.futures.TimeoutError):
         next(results)
@@ -163,13 +176,10 @@ def test_map_timeout_raises_concurrent_futures_timeout_error(make: Callable[...,
 
 
 @pytest.mark.core
-def test_map_timeout_cancels_calls_not_yet_started(make: Callable[..., Any]) -> None:
-    # BUG: the future map was waiting on when the timeout struck is popped from
-    # the in-flight window before result() raises, so the finally clause never
-    # cancels it: if it had not started, it still runs after map has raised.
-    # concurrent.futures (3.11+) cancels it (_result_or_cancel).
+def test_map_timeout_cancels_calls_not_yet_started(make: Callable[..., Any], gate: Gate) -> None:
+    # Both calls, including the one map was waiting on when the timeout struck
+    # (concurrent.futures cancels that one too).
     executor = make(1)
-    gate = Gate()
     blocker = executor.submit(gate.wait, "blocker")
     calls: list[int] = []
     results = executor.map(calls.append, [1, 2], timeout=0.05)
@@ -222,10 +232,8 @@ def test_closing_the_map_iterator_early_cancels_calls_not_yet_started(
 def test_map_keeps_at_most_two_windows_of_max_workers_in_flight(make: Callable[..., Any]) -> None:
     executor = make(2)
     results = executor.map(lambda x: x, itertools.count())
-    taken = 0
-    for value in itertools.islice(results, 30):
-        assert value == taken
-        taken += 1  # noqa: SIM113  (also read after the loop)
+    for taken, value in enumerate(itertools.islice(results, 30), start=1):
+        assert value == taken - 1
         eventlet.sleep(0.002)  # Consume slowly: the workers could run far ahead.
         submitted = executor.statistics.submitted
         assert taken <= submitted <= 2 * executor.max_workers + taken
@@ -263,10 +271,9 @@ def test_shutdown_wait_runs_every_queued_call_before_returning(make: Callable[..
 
 @pytest.mark.core
 def test_shutdown_without_wait_returns_and_accepted_work_still_runs(
-    make: Callable[..., Any],
+    make: Callable[..., Any], gate: Gate
 ) -> None:
     executor = make(1)
-    gate = Gate()
     futures = [executor.submit(gate.wait, i) for i in range(3)]
     executor.shutdown(wait=False)
     assert not executor.alive
@@ -276,9 +283,10 @@ def test_shutdown_without_wait_returns_and_accepted_work_still_runs(
 
 
 @pytest.mark.core
-def test_shutdown_cancel_futures_cancels_every_pending_call(make: Callable[..., Any]) -> None:
+def test_shutdown_cancel_futures_cancels_every_pending_call(
+    make: Callable[..., Any], gate: Gate
+) -> None:
     executor = make(1)
-    gate = Gate()
     running = executor.submit(gate.wait, "running")
     queued = [executor.submit(gate.wait, i) for i in range(5)]
     eventually(lambda: gate.started == ["running"])
@@ -301,10 +309,9 @@ def test_shutdown_cancel_futures_cancels_every_pending_call(make: Callable[..., 
 
 @pytest.mark.core
 def test_shutdown_wait_and_cancel_futures_returns_once_running_calls_finish(
-    make: Callable[..., Any],
+    make: Callable[..., Any], gate: Gate
 ) -> None:
     executor = make(2)
-    gate = Gate()
     futures = [executor.submit(gate.wait, i) for i in range(6)]
     eventually(lambda: len(gate.started) == 2)
     eventlet.spawn_after(0.02, gate.open)
@@ -422,9 +429,8 @@ def test_alive_name_and_max_workers(make: Callable[..., Any]) -> None:
 
 
 @pytest.mark.core
-def test_backlog_and_queue_size(make: Callable[..., Any]) -> None:
+def test_backlog_and_queue_size(make: Callable[..., Any], gate: Gate) -> None:
     executor = make(2)
-    gate = Gate()
     assert (executor.backlog, executor.queue_size) == (0, 0)
     futures = [executor.submit(gate.wait, i) for i in range(5)]
     assert executor.backlog == 3
@@ -501,10 +507,11 @@ def test_exceptions_go_to_the_future_and_count_as_failures(make: Callable[..., A
 
 
 @pytest.mark.core
-def test_a_worker_killed_while_running_fails_only_its_call(make: Callable[..., Any]) -> None:
+def test_a_worker_killed_while_running_fails_only_its_call(
+    make: Callable[..., Any], gate: Gate
+) -> None:
     executor = make(1)
     workers: list[greenlet.greenlet] = []
-    gate = Gate()
 
     def victim() -> None:
         workers.append(greenlet.getcurrent())
@@ -552,11 +559,10 @@ def test_a_call_raising_greenlet_exit_ends_its_worker_but_queued_work_runs(
 
 @pytest.mark.core
 def test_a_worker_killed_by_greenlet_throw_from_the_hub(
-    make: Callable[..., Any],
+    make: Callable[..., Any], gate: Gate
 ) -> None:
     executor = make(2)
     workers: list[greenlet.greenlet] = []
-    gate = Gate()
 
     def victim() -> None:
         workers.append(greenlet.getcurrent())
@@ -596,3 +602,49 @@ def test_a_native_thread_can_submit_and_wait_on_the_result(make: Callable[..., A
     assert outcome["submitter"] != hub_thread
     assert outcome["ran_in"] == {hub_thread}
     assert executor.statistics.executed == 3
+
+
+@pytest.mark.core
+def test_a_native_thread_can_shut_the_executor_down_and_wait(make: Callable[..., Any]) -> None:
+    executor = make(2)
+    futures = [executor.submit(eventlet.sleep, 0.005) for _ in range(6)]
+    seen: dict[str, Any] = {}
+
+    def in_native_thread() -> None:
+        try:
+            executor.shutdown(wait=True)
+            seen["done"] = [f.done() for f in futures]
+            seen["stats"] = executor.statistics
+        except BaseException as exc:
+            seen["error"] = exc
+
+    thread = threading.Thread(target=in_native_thread)
+    thread.start()
+    eventually(lambda: not thread.is_alive())
+    thread.join()
+    assert "error" not in seen, seen
+    assert seen["done"] == [True] * 6
+    assert (seen["stats"].executed, seen["stats"].pending, seen["stats"].running) == (6, 0, 0)
+    assert executor.num_workers == 0
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("cancel_futures", [False, True])
+def test_shutdown_accounts_for_a_call_a_native_thread_just_submitted(
+    make: Callable[..., Any], cancel_futures: bool
+) -> None:
+    # A submission from another OS thread is counted (statistics.pending) and
+    # its future returned before it reaches the executor's queue: the hub
+    # picks it up when it next runs the self-pipe callback. A shutdown made
+    # before that must still wait for it or, with cancel_futures, cancel it.
+    executor = make(2)
+    submitted: list[Any] = []
+    thread = threading.Thread(target=lambda: submitted.append(executor.submit(abs, -1)))
+    thread.start()
+    thread.join(10)  # Blocks the hub on purpose: the hand-over has not run yet.
+    (future,) = submitted
+    executor.shutdown(wait=True, cancel_futures=cancel_futures)
+    stats = executor.statistics
+    assert (stats.pending, stats.running) == (0, 0), stats
+    assert future.done()
+    assert future.cancelled() if cancel_futures else future.result(timeout=0) == 1

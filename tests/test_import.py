@@ -26,6 +26,23 @@ def run_strict(code: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.core
 @pytest.mark.timeout(40)
+def test_import_greenpool_warns_nothing_and_imports_no_eventlet() -> None:
+    proc = run_strict(
+        """
+        import sys
+        import greenpool
+
+        greenpool.ThreadPoolExecutor
+        assert "eventlet" not in sys.modules, sorted(m for m in sys.modules if "eventlet" in m)
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.core
+@pytest.mark.timeout(40)
 def test_import_and_synchronous_use_never_import_eventlet() -> None:
     proc = run_strict(
         """
@@ -103,6 +120,8 @@ def test_creating_a_green_executor_is_what_imports_eventlet(
     [
         "GreenThreadPoolExecutor",
         "SynchronousExecutor",
+        "ThreadPoolExecutor",
+        "ProcessPoolExecutor",
         "Future",
         "GreenFuture",
         "ExecutorStatistics",
@@ -123,7 +142,12 @@ def test_futurist_names_mean_the_same_things() -> None:
     assert greenpool.GreenFuture is greenpool.Future
     assert issubclass(greenpool.Future, concurrent.futures.Future)
     assert issubclass(greenpool.RejectedSubmission, Exception)
-    for executor_class in (greenpool.GreenThreadPoolExecutor, greenpool.SynchronousExecutor):
+    for executor_class in (
+        greenpool.GreenThreadPoolExecutor,
+        greenpool.SynchronousExecutor,
+        greenpool.ThreadPoolExecutor,
+        greenpool.ProcessPoolExecutor,
+    ):
         assert issubclass(executor_class, concurrent.futures.Executor)
 
 

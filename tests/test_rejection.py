@@ -29,8 +29,18 @@ def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
         return executor
 
     yield factory
-    for executor in made:
-        executor.shutdown(wait=True, cancel_futures=True)
+    with eventlet.Timeout(5):  # pytest-timeout stops timing a test once it has failed.
+        for executor in made:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture
+def gate(make: Callable[..., GreenThreadPoolExecutor]) -> Iterator[eventlet.event.Event]:
+    """An event calls wait on; sent after the test, before ``make`` shuts executors down."""
+    event = eventlet.event.Event()
+    yield event
+    if not event.ready():
+        event.send(None)
 
 
 class Recorder:
@@ -80,10 +90,9 @@ def test_reject_when_reached_wants_an_int(max_backlog: Any) -> None:
 
 @pytest.mark.core
 def test_reject_when_reached_limits_how_many_calls_wait_for_a_worker(
-    make: Callable[..., Any],
+    make: Callable[..., Any], gate: eventlet.event.Event
 ) -> None:
     executor = make(2, reject_when_reached(2))
-    gate = eventlet.event.Event()
     accepted = 0
     for _ in range(10):
         try:
@@ -94,10 +103,10 @@ def test_reject_when_reached_limits_how_many_calls_wait_for_a_worker(
     assert accepted == 4  # Two running, two waiting.
     stats = executor.statistics
     assert (stats.submitted, stats.rejected) == (4, 6)
-    gate.send(None)
 
 
 @pytest.mark.core
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_reject_when_reached_zero_refuses_every_submission_as_futurist_does(
     make: Callable[..., Any],
 ) -> None:
@@ -120,15 +129,15 @@ def test_reject_when_reached_zero_refuses_every_submission_as_futurist_does(
 
 
 @pytest.mark.core
-def test_backlog_counts_accepted_calls_no_worker_can_take(make: Callable[..., Any]) -> None:
+def test_backlog_counts_accepted_calls_no_worker_can_take(
+    make: Callable[..., Any], gate: eventlet.event.Event
+) -> None:
     recorder = Recorder()
     executor = make(2, recorder)
-    gate = eventlet.event.Event()
     for _ in range(5):  # No yield in between: no worker has started yet.
         executor.submit(gate.wait)
     assert recorder.backlogs == [0, 0, 0, 1, 2]
     assert executor.backlog == 3
-    gate.send(None)
 
 
 @pytest.mark.core
@@ -151,10 +160,11 @@ def test_check_and_reject_gets_the_executor_first(make: Callable[..., Any]) -> N
 
 
 @pytest.mark.core
-def test_a_rejected_submission_queues_nothing_and_is_counted(make: Callable[..., Any]) -> None:
+def test_a_rejected_submission_queues_nothing_and_is_counted(
+    make: Callable[..., Any], gate: eventlet.event.Event
+) -> None:
     recorder = Recorder(refuse_from=1)
     executor = make(1, recorder)
-    gate = eventlet.event.Event()
     ran: list[int] = []
 
     def call(i: int) -> None:
@@ -299,6 +309,14 @@ def test_futurist_thread_pool_passes_its_raw_queue_length_instead() -> None:
     assert backlogs == [0, 0, 1, 2, 3]
 
     # greenpool's backlog is what no worker can take: cancelled calls are not.
+    ours = Recorder()
+    thread_gate = ThreadGate()
+    our_thread_executor = greenpool.ThreadPoolExecutor(1, ours)
+    backlogs = cancelled_queue_backlogs(
+        our_thread_executor, ours, thread_gate, lambda: thread_gate.started.wait(5)
+    )
+    assert backlogs == [0, 0, 1, 2, 0]
+
     ours = Recorder()
     green_gate = GreenGate()
     our_executor = GreenThreadPoolExecutor(1, ours)

@@ -184,3 +184,29 @@ def test_name_and_context_manager() -> None:
         executor.submit(abs, 1)
     assert not executor.alive
     assert SynchronousExecutor().name.startswith("SynchronousExecutor")
+
+
+@pytest.mark.core
+def test_calls_running_in_other_threads_are_not_backlog() -> None:
+    # While two native threads each run their own call inline, a third
+    # submitter's check_and_reject must see backlog 0 (reject_when_reached(1)
+    # must not refuse it): no call here ever waits for a worker.
+    backlogs: list[int] = []
+    executor = SynchronousExecutor(check_and_reject=lambda _, backlog: backlogs.append(backlog))
+    all_running = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            executor.submit(all_running.wait, 5).result(timeout=5)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not errors, errors
+    assert executor.statistics.executed == 3
+    assert backlogs == [0, 0, 0]
