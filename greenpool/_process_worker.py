@@ -28,10 +28,10 @@ was running (it fails), which ran but lost its result (it fails too, with a
 message that says so) and which were never started (they go to another
 worker).
 
-This module imports nothing from greenpool beyond the package itself, and
-uses the unpatched ``os`` functions even when the worker process has been
-monkey patched by eventlet (spawn and forkserver workers import the
-parent's ``__main__``, which often patches).
+This module imports nothing else from greenpool, and uses the unpatched
+``os`` functions even when the worker process has been monkey patched by
+eventlet (spawn and forkserver workers import the parent's ``__main__``,
+which often patches).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ RESULT_HEADER = struct.Struct("<QqBd")
 
 #: Call flag: tell the parent when this call starts (its timeout counts from then).
 NOTIFY_START = 1
-#: Call flag: no more calls; exit once the results so far are written.
+#: Call flag (a frame with no body): no more calls, exit.
 STOP = 2
 
 #: Result kinds.
@@ -87,6 +87,7 @@ INITIALIZER_FAILED = 3
 #: The progress value of a worker whose initializer has not finished.
 NOT_READY = -1
 
+#: The most either end reads at once: a pipe's default capacity on Linux.
 READ_SIZE = 1 << 16
 
 _ERROR_TEXT_SIZE = struct.Struct("<Q")

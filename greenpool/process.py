@@ -281,9 +281,9 @@ def _close_pipe(*fds: int) -> None:
 class _Manager:
     """The parent's side of the pool: the state and loop of the one manager thread.
 
-    Only ``submit``, ``take_pending``, ``stop``, ``join`` and the read-only
-    properties may be used from other threads; everything else runs in the
-    manager thread.
+    Only ``submit``, ``take_pending``, ``stop``, ``join``, ``join_thread``,
+    ``broken_error`` and the properties may be used from other threads;
+    everything else runs in the manager thread.
     """
 
     def __init__(
@@ -412,7 +412,7 @@ class _Manager:
             self._break(f"the process pool's manager thread failed: {exc!r}", exc)
             self._fail_unsent()
             for worker in list(self._workers.values()):
-                self._fail_calls(worker.in_flight, self._broken_error)
+                self._fail_calls(worker.in_flight, self.broken_error)
                 worker.in_flight.clear()
                 worker.process.kill()
                 worker.process.join()
@@ -824,14 +824,15 @@ class _Manager:
     # -- a broken pool -----------------------------------------------------
 
     def _break(self, message: str, cause: BaseException | None = None) -> None:
-        """Take no more calls; fail those not started; let running ones finish."""
+        """Take no more calls: those not yet handed to a worker fail, running ones finish."""
         if self._broken is not None:
             return
+        self._broken_cause = cause
         with self._submit_lock:  # No submission can slip in after this.
             self._broken = message
-        self._broken_cause = cause
 
-    def _broken_error(self) -> BrokenProcessPool:
+    def broken_error(self) -> BrokenProcessPool:
+        """The error for a call the broken pool will not run (safe from any thread)."""
         error = BrokenProcessPool(self._broken)
         error.__cause__ = self._broken_cause
         return error
@@ -846,8 +847,8 @@ class _Manager:
             if item.future.set_running_or_notify_cancel():
                 gatherer.record_started(now() - item.submitted_at)
                 gatherer.record_finished(0.0, True)
-                item.future.set_exception(self._broken_error())
-        self._fail_calls(self._redispatch, self._broken_error)
+                item.future.set_exception(self.broken_error())
+        self._fail_calls(self._redispatch, self.broken_error)
         self._redispatch.clear()
 
     def _fail_calls(self, calls: Iterable[_Call], error: Callable[[], BaseException]) -> None:
@@ -1035,7 +1036,7 @@ class ProcessPoolExecutor(Executor):
     def _start(self, item: WorkItem) -> bool:
         manager = self._manager
         if manager.broken is not None:
-            raise BrokenProcessPool(manager.broken)
+            raise manager.broken_error()
         if manager.stopping:
             raise RuntimeError("cannot schedule new futures after interpreter shutdown")
         manager.submit(item)
