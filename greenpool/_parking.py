@@ -216,12 +216,15 @@ class Lock:
     Meant for short critical sections, where contention is rare.
     """
 
-    __slots__ = ("_mutex", "release")
+    __slots__ = ("_mutex", "release", "try_acquire")
 
     def __init__(self) -> None:
         self._mutex = _native.allocate_lock()
         #: Release the lock (the real lock's own method: no Python frame).
         self.release: Callable[[], None] = self._mutex.release
+        #: ``try_acquire(False)`` takes the lock if it is free, in one C call,
+        #: and returns whether it did; callers fall back to :meth:`acquire`.
+        self.try_acquire: Callable[[bool], bool] = self._mutex.acquire
 
     def acquire(self) -> bool:
         if self._mutex.acquire(False):

@@ -163,7 +163,6 @@ class Gatherer:
         "_max_runtime",
         "_max_wait_time",
         "_pending",
-        "_rejected",
         "_running",
         "_runtime",
         "_runtimes",
@@ -172,6 +171,7 @@ class Gatherer:
         "_wait_time",
         "_waits",
         "outstanding",
+        "rejected",
     )
 
     def __init__(self) -> None:
@@ -182,7 +182,12 @@ class Gatherer:
         #: Accepted calls not finished yet (pending + running), kept as a plain
         #: attribute because every submit reads it to compute the backlog.
         self.outstanding = 0
-        self._submitted = self._rejected = self._pending = self._running = 0
+        #: Submissions ``check_and_reject`` refused. The executor counts them
+        #: under its own submit lock, which it holds anyway, rather than
+        #: taking this one: refusing work is the hot path of an overloaded
+        #: service.
+        self.rejected = 0
+        self._submitted = self._pending = self._running = 0
         self._executed = self._failures = self._cancelled = self._started = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
         self._runtimes = LatencyHistogram()
@@ -204,10 +209,6 @@ class Gatherer:
             self._submitted -= 1
             self._pending -= 1
             self.outstanding -= 1
-
-    def record_rejected(self) -> None:
-        with self._lock:
-            self._rejected += 1
 
     def record_started(self, wait_time: float) -> None:
         if wait_time < 0.0:
@@ -256,7 +257,7 @@ class Gatherer:
                 self._runtime,
                 self._cancelled,
                 self._submitted,
-                self._rejected,
+                self.rejected,
                 self._pending,
                 self._running,
                 self._wait_time,
