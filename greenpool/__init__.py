@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as TimeoutError
+from typing import TYPE_CHECKING, Any
 
 from greenpool import rejection, waiters
 from greenpool._errors import CallTimeoutError, RejectedSubmission
@@ -19,11 +20,33 @@ from greenpool._executor import Executor, WorkItem
 from greenpool._future import Future, GreenFuture
 from greenpool._statistics import ExecutorStatistics
 from greenpool.green import GreenThreadPoolExecutor
-from greenpool.process import ProcessPoolExecutor, WorkerLostError
 from greenpool.synchronous import SynchronousExecutor
 from greenpool.thread import BrokenThreadPool, ThreadPoolExecutor
 
+if TYPE_CHECKING:
+    from greenpool.process import ProcessPoolExecutor, WorkerLostError
+
 __version__ = "0.1.0"
+
+#: Imported on first use: the process pool needs multiprocessing, which
+#: roughly doubles the cost of ``import greenpool`` for those who never use it.
+_LAZY = {"ProcessPoolExecutor": "greenpool.process", "WorkerLostError": "greenpool.process"}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'greenpool' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BrokenThreadPool",

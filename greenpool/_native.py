@@ -15,25 +15,26 @@ the pure modules. Either way this module never imports eventlet itself.
 from __future__ import annotations
 
 import _thread
+import importlib
 import sys
 import types
 from collections.abc import Callable
 
 
-def _thread_is_monkey_patched() -> bool:
+def original(name: str, *, patched_as: str | None = None) -> types.ModuleType:
+    """The module ``name`` as it was before ``eventlet.monkey_patch()``, if it was patched.
+
+    ``patched_as`` is eventlet's name for the group ``name`` is patched in
+    (``"thread"`` for ``_thread`` and ``threading``); it defaults to ``name``.
+    """
     patcher = sys.modules.get("eventlet.patcher")
-    return patcher is not None and bool(patcher.is_monkey_patched("thread"))
-
-
-def _original(modname: str) -> types.ModuleType:
-    if _thread_is_monkey_patched():
-        patcher = sys.modules["eventlet.patcher"]
-        module: types.ModuleType = patcher.original(modname)
+    if patcher is not None and patcher.is_monkey_patched(patched_as or name):
+        module: types.ModuleType = patcher.original(name)
         return module
-    return __import__(modname)
+    return importlib.import_module(name)
 
 
-_thread_module = _original("_thread")
+_thread_module = original("_thread", patched_as="thread")
 
 #: A real OS lock, whatever monkey patching has done to ``_thread``.
 allocate_lock: Callable[[], _thread.LockType] = _thread_module.allocate_lock
@@ -48,4 +49,4 @@ def threading_module() -> types.ModuleType:
     globals that monkey patching replaces: a ``Thread`` class captured before
     patching would still start green threads afterwards.
     """
-    return _original("threading")
+    return original("threading", patched_as="thread")

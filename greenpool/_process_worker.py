@@ -28,42 +28,29 @@ was running (it fails), which ran but lost its result (it fails too, with a
 message that says so) and which were never started (they go to another
 worker).
 
-This module imports nothing else from greenpool, and uses the unpatched
-``os`` functions even when the worker process has been monkey patched by
+This module imports only :mod:`greenpool._native` from greenpool, and uses
+the unpatched ``os`` functions even when the worker process has been monkey patched by
 eventlet (spawn and forkserver workers import the parent's ``__main__``,
 which often patches).
 """
 
 from __future__ import annotations
 
-import importlib
 import pickle
 import signal
 import struct
-import sys
 import time
-import types
 from collections.abc import Callable, Iterable, MutableSequence
 from concurrent.futures.process import _RemoteTraceback
 from traceback import format_exception
 from typing import Any
 
+from greenpool._native import original
 
-def unpatched(name: str) -> types.ModuleType:
-    """The module ``name`` as it was before ``eventlet.monkey_patch()``, if it was patched.
-
-    The process pool's manager is a real OS thread and its workers block on
-    pipes on purpose: neither may go through eventlet's green ``os.read`` or
-    ``select``, which would start a hub in a thread that has none.
-    """
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and patcher.is_monkey_patched(name):
-        module: types.ModuleType = patcher.original(name)
-        return module
-    return importlib.import_module(name)
-
-
-_os = unpatched("os")
+# The process pool's manager is a real OS thread and its workers block on
+# pipes on purpose: neither may go through eventlet's green ``os.read``,
+# which would start a hub in a thread that has none.
+_os = original("os")
 read: Callable[[int, int], bytes] = _os.read
 write: Callable[[int, Any], int] = _os.write
 writev: Callable[[int, list[bytes]], int] = _os.writev

@@ -122,7 +122,7 @@ _T = TypeVar("_T")
 
 # Never eventlet's green versions: the manager is a real thread with no hub.
 # Captured now: monkey patching later deletes ``select.poll``.
-_select = _wire.unpatched("select")
+_select = _native.original("select")
 _new_poll: Callable[[], Any] | None = getattr(_select, "poll", None)
 _read = _wire.read
 _write = _wire.write
