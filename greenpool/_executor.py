@@ -265,18 +265,17 @@ class Executor(concurrent.futures.Executor):
     ) -> Iterator[_T]:
         try:
             while in_flight:
-                future = in_flight.popleft()
                 remaining = None if deadline is None else deadline - now()
-                try:
-                    result = future.result(remaining)
-                except BaseException:
-                    future.cancel()  # No longer in in_flight: the finally below misses it.
-                    raise
+                # Wait with the future still in in_flight, so that the finally
+                # clause cancels it too if the wait raises (a timeout).
+                in_flight[0].result(remaining)
                 next_args = next(arguments, None)
                 if next_args is not None:
                     in_flight.append(self.submit(fn, *next_args))
-                yield result
-                del result
+                # Yielded straight from the future, never held in a local of
+                # this suspended generator: once the caller drops a result, it
+                # is freed (CPython issue 14406).
+                yield in_flight.popleft().result()
         finally:
             for future in in_flight:
                 future.cancel()

@@ -121,7 +121,10 @@ class GreenThreadPoolExecutor(Executor):
     def _spawn(self, item: WorkItem) -> None:
         worker = greenlet(self._work, parent=self._hub.greenlet)
         self._workers.add(worker)
-        self._hub.schedule_call_global(0, worker.switch, item)
+        # In a box the worker empties: greenlet keeps the arguments of the
+        # first switch until the worker exits, and a call's future, arguments
+        # and result must be freed once it has run.
+        self._hub.schedule_call_global(0, worker.switch, [item])
 
     def _hand_off(self, worker: greenlet, item: WorkItem) -> None:
         if worker.dead:  # Killed while its hand-off was scheduled: find another.
@@ -129,8 +132,9 @@ class GreenThreadPoolExecutor(Executor):
         else:
             worker.switch(item)
 
-    def _work(self, item: WorkItem | None) -> None:
+    def _work(self, first: list[WorkItem]) -> None:
         """A worker's life: run calls, drain the queue, park when idle, exit when stopped."""
+        item: WorkItem | None = first.pop()
         me = getcurrent()
         queue = self._queue
         pop_ready = self._hub_state.pop_ready
@@ -139,9 +143,9 @@ class GreenThreadPoolExecutor(Executor):
                 item.run()
                 if queue:
                     item = queue.popleft()
-                elif self._stopping:
-                    item = None
-                else:
+                    continue
+                item = None  # Hold nothing while idle: the call may own big objects.
+                if not self._stopping:
                     self._idle.append(me)
                     # Parked until _dispatch or _stop_workers switches back
                     # with the next item (None: exit). If a call just woke a

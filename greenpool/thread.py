@@ -133,6 +133,8 @@ class _Workers:
         with self._guard:
             if self._broken is not None:
                 raise BrokenThreadPool(_BROKEN_MESSAGE) from self._broken
+            if _interpreter_exiting:
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             if self._idle or self._alive >= self._max_workers:
                 self._put_locked(item)
                 return
@@ -140,8 +142,14 @@ class _Workers:
             number = next(self._numbers)
         try:
             # Looked up now, not at import: see greenpool._native.threading_module.
+            # The item goes in a box the thread empties: threading.Thread
+            # keeps its args until the thread exits, and the call's future,
+            # arguments and result must be freed once it has run.
             thread = _native.threading_module().Thread(
-                target=self._work, args=(item,), name=f"{self._name_prefix}_{number}", daemon=True
+                target=self._work,
+                args=([item],),
+                name=f"{self._name_prefix}_{number}",
+                daemon=True,
             )
             thread.start()
         except BaseException:
@@ -162,7 +170,7 @@ class _Workers:
             self._unclaimed += 1
         self._queue.put(item)
 
-    def _work(self, item: WorkItem) -> None:
+    def _work(self, first: list[WorkItem]) -> None:
         """A thread's life: initialize, run calls, wait on the queue, exit when stopped."""
         try:
             if self._initializer is not None:
@@ -170,10 +178,11 @@ class _Workers:
                     self._initializer(*self._initargs)
                 except BaseException as exc:
                     LOGGER.critical("Exception in initializer:", exc_info=True)
-                    self._break(item, exc)
+                    self._break(first.pop(), exc)
                     return
+            item: WorkItem | None = first.pop()
             queue = self._queue
-            while True:
+            while item is not None:
                 try:
                     item.run()
                 except BaseException:
@@ -181,7 +190,7 @@ class _Workers:
                     # future, so that a killed green worker dies. A thread is
                     # no greenlet: carry on.
                     LOGGER.exception("Exception in worker")
-                del item  # Hold nothing while idle: the call may own big objects.
+                item = None  # Hold nothing while idle: the call may own big objects.
                 with self._guard:
                     if self._unclaimed:
                         self._unclaimed -= 1
@@ -189,10 +198,7 @@ class _Workers:
                         return
                     else:
                         self._idle += 1
-                next_item = queue.get()
-                if next_item is None:
-                    return
-                item = next_item
+                item = queue.get()  # None: stop.
         finally:
             with self._guard:
                 self._alive -= 1
@@ -272,10 +278,14 @@ class _Workers:
 
 
 _live_workers: weakref.WeakSet[_Workers] = weakref.WeakSet()
+#: Set by the exit hook: from then on no pool starts a call, as with the stdlib.
+_interpreter_exiting = False
 
 
 def _stop_all_at_exit() -> None:
     """Let queued calls finish and end every pool's threads, as the stdlib does at exit."""
+    global _interpreter_exiting
+    _interpreter_exiting = True
     pools = list(_live_workers)
     for workers in pools:
         workers.stop()
@@ -286,13 +296,20 @@ def _stop_all_at_exit() -> None:
 atexit.register(_stop_all_at_exit)
 
 
+def _usable_cpu_count() -> int | None:
+    """The CPUs this process may run on (``os.process_cpu_count``, new in 3.13)."""
+    process_cpu_count: Callable[[], int | None] = getattr(os, "process_cpu_count", os.cpu_count)
+    return process_cpu_count()
+
+
 class ThreadPoolExecutor(Executor):
     """Runs calls on up to ``max_workers`` reused native threads.
 
     futurist's constructor (``max_workers``, ``check_and_reject``) plus the
     stdlib's ``thread_name_prefix``, ``initializer`` and ``initargs``, and a
     keyword-only ``name``. ``max_workers`` defaults to the stdlib's
-    ``min(32, os.cpu_count() + 4)``. Threads are started as calls arrive, an
+    ``min(32, os.process_cpu_count() + 4)``
+    (``os.cpu_count()`` before Python 3.13). Threads are started as calls arrive, an
     idle thread is always reused before a new one is started, and threads
     live until ``shutdown``. Threads are named ``f"{thread_name_prefix or
     name}_{n}"``.
@@ -313,7 +330,7 @@ class ThreadPoolExecutor(Executor):
         initargs: Iterable[Any] = (),
     ) -> None:
         if max_workers is None:
-            max_workers = min(32, (os.cpu_count() or 1) + 4)
+            max_workers = min(32, (_usable_cpu_count() or 1) + 4)
         super().__init__(max_workers, check_and_reject, name=name)
         if not isinstance(thread_name_prefix, str):
             raise TypeError(f"thread_name_prefix must be a str, got {thread_name_prefix!r}")

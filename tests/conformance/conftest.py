@@ -26,32 +26,7 @@ class Deviation(NamedTuple):
     condition: bool = True
 
 
-_PINNED = (
-    "greenpool.ThreadPoolExecutor keeps calls alive after they ran: each thread holds the "
-    "WorkItem of its first call (threading.Thread's _args, until the thread exits) and of "
-    "its last call while idle (the local next_item in _Workers._work), so their fn, "
-    "arguments, future and result are not freed (stdlib: freed once the call has run)"
-)
-
 KNOWN_DEVIATIONS = [
-    Deviation("ThreadPoolExecutorTest", "test_no_stale_references", _PINNED),
-    Deviation("ThreadPoolExecutorTest", "test_free_reference", _PINNED),
-    Deviation(
-        "ThreadPoolShutdownTest",
-        "test_submit_after_interpreter_shutdown",
-        "greenpool.ThreadPoolExecutor accepts submit() after its interpreter-exit hook has "
-        "stopped the pool and starts a new thread for the call (or, on 3.12, fails with "
-        "'can't create new thread at interpreter shutdown'); the stdlib raises "
-        "RuntimeError('cannot schedule new futures after interpreter shutdown')",
-    ),
-    Deviation(
-        "ThreadPoolExecutorTest",
-        "test_default_workers_restricted_affinity",
-        "greenpool.ThreadPoolExecutor's default max_workers counts os.cpu_count(); from 3.13 "
-        "the stdlib counts os.process_cpu_count() (the CPUs this process may use), as "
-        "greenpool's own ProcessPoolExecutor does",
-        condition=sys.version_info >= (3, 13),
-    ),
     Deviation(
         "ProcessPool*FailingInitializerTest",
         "test_initializer",
