@@ -1,4 +1,5 @@
-"""Small helpers shared by the case modules: units, memory readings, a ready eventlet hub."""
+"""Small helpers shared by the case modules: units, memory readings, a ready eventlet hub,
+and the burst loop that the green and the native thread cases both time."""
 
 from __future__ import annotations
 
@@ -8,12 +9,34 @@ import resource
 import sys
 import tracemalloc
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
+
+from benchmarks.tasks import noop
 
 
 def per_call_us(elapsed: float, n: int) -> float:
     """Seconds for ``n`` calls -> microseconds per call."""
     return elapsed / n * 1e6
+
+
+def burst_us(make: Callable[[], Any], n: int) -> float:
+    """Microseconds per call: ``make()`` an executor, submit ``n`` no-op calls, wait for all.
+
+    Creating the executor is timed, so its workers start inside the timed
+    region for every implementation alike; shutting it down is not. One copy
+    for the green and the native thread bursts, so that both time the very
+    same loop (its per-call code is kept as it is: an argument spread into
+    ``submit`` would add a measurable share of a call).
+    """
+    start = perf_counter()
+    executor = make()
+    futures = [executor.submit(noop) for _ in range(n)]
+    for future in futures:
+        future.result()
+    elapsed = perf_counter() - start
+    executor.shutdown()
+    return per_call_us(elapsed, n)
 
 
 def green_hub() -> Any:

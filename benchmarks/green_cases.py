@@ -21,7 +21,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from benchmarks._measure import green_hub, memory_per_call, per_call_us
+from benchmarks._measure import burst_us, green_hub, memory_per_call, per_call_us
 from benchmarks._registry import at_most, case, faster, smaller
 from benchmarks.tasks import noop
 
@@ -79,14 +79,7 @@ BURST = case(
 
 def _burst(make: Callable[[], Any], n: int) -> float:
     green_hub()
-    start = perf_counter()
-    executor = make()
-    futures = [executor.submit(noop) for _ in range(n)]
-    for future in futures:
-        future.result()
-    elapsed = perf_counter() - start
-    executor.shutdown()
-    return per_call_us(elapsed, n)
+    return burst_us(make, n)
 
 
 @BURST.implementation("greenpool")

@@ -10,6 +10,7 @@ figures are the steady cost of a call, not of forking. The calls are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -21,14 +22,34 @@ PROCESSES = 2
 STDLIB_MAP_SCALE = 0.1
 
 
-def _warm_up(executor: Any) -> None:
+def _steady_us(executor: Any, run: Callable[[], object], n: int) -> float:
+    """Microseconds per call of ``run()``, ``n`` calls through an executor already warm.
+
+    Two calls per worker are made and waited for before the clock starts;
+    shutting the executor down after it stops is not timed.
+    """
     for future in [executor.submit(square, i) for i in range(2 * PROCESSES)]:
         future.result()
+    start = perf_counter()
+    run()
+    elapsed = perf_counter() - start
+    executor.shutdown()
+    return per_call_us(elapsed, n)
 
 
-def _warm_up_pool(pool: Any) -> None:
+def _mp_pool_us(run: Callable[[Any], object], n: int) -> float:
+    """The same for ``run(pool)`` on a warm ``multiprocessing.Pool``, closed and joined untimed."""
+    import multiprocessing
+
+    pool = multiprocessing.Pool(PROCESSES)
     for result in [pool.apply_async(square, (i,)) for i in range(2 * PROCESSES)]:
         result.get()
+    start = perf_counter()
+    run(pool)
+    elapsed = perf_counter() - start
+    pool.close()
+    pool.join()
+    return per_call_us(elapsed, n)
 
 
 # -- submit then all results -------------------------------------------------
@@ -45,14 +66,12 @@ PROCESS_SUBMIT = case(
 
 
 def _submit_all(executor: Any, n: int) -> float:
-    _warm_up(executor)
-    start = perf_counter()
-    futures = [executor.submit(square, i) for i in range(n)]
-    for future in futures:
-        future.result()
-    elapsed = perf_counter() - start
-    executor.shutdown()
-    return per_call_us(elapsed, n)
+    def run() -> None:
+        futures = [executor.submit(square, i) for i in range(n)]
+        for future in futures:
+            future.result()
+
+    return _steady_us(executor, run, n)
 
 
 @PROCESS_SUBMIT.implementation("greenpool")
@@ -71,18 +90,12 @@ def process_submit_stdlib(n: int) -> float:
 
 @PROCESS_SUBMIT.implementation("mp.Pool", note="apply_async")
 def process_submit_mp_pool(n: int) -> float:
-    import multiprocessing
+    def run(pool: Any) -> None:
+        results = [pool.apply_async(square, (i,)) for i in range(n)]
+        for result in results:
+            result.get()
 
-    pool = multiprocessing.Pool(PROCESSES)
-    _warm_up_pool(pool)
-    start = perf_counter()
-    results = [pool.apply_async(square, (i,)) for i in range(n)]
-    for result in results:
-        result.get()
-    elapsed = perf_counter() - start
-    pool.close()
-    pool.join()
-    return per_call_us(elapsed, n)
+    return _mp_pool_us(run, n)
 
 
 @PROCESS_SUBMIT.implementation("futurist")
@@ -106,13 +119,11 @@ PROCESS_MAP = case(
 
 
 def _map_all(executor: Any, n: int) -> float:
-    _warm_up(executor)
-    start = perf_counter()
-    for _ in executor.map(square, range(n)):
-        pass
-    elapsed = perf_counter() - start
-    executor.shutdown()
-    return per_call_us(elapsed, n)
+    def run() -> None:
+        for _ in executor.map(square, range(n)):
+            pass
+
+    return _steady_us(executor, run, n)
 
 
 @PROCESS_MAP.implementation("greenpool")
@@ -124,17 +135,11 @@ def process_map_greenpool(n: int) -> float:
 
 @PROCESS_MAP.implementation("mp.Pool.imap")
 def process_map_mp_pool(n: int) -> float:
-    import multiprocessing
+    def run(pool: Any) -> None:
+        for _ in pool.imap(square, range(n)):
+            pass
 
-    pool = multiprocessing.Pool(PROCESSES)
-    _warm_up_pool(pool)
-    start = perf_counter()
-    for _ in pool.imap(square, range(n)):
-        pass
-    elapsed = perf_counter() - start
-    pool.close()
-    pool.join()
-    return per_call_us(elapsed, n)
+    return _mp_pool_us(run, n)
 
 
 @PROCESS_MAP.implementation(

@@ -1,4 +1,8 @@
-"""Shared test set-up: nothing here imports eventlet (see test_import.py)."""
+"""Shared test set-up: importing this imports no eventlet (see test_import.py).
+
+Fixtures shared by several test modules live here; plain helpers that tests
+import (and that do import eventlet) live in helpers.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from greenpool import GreenThreadPoolExecutor
+
+# Before any test module imports it: failed asserts in helpers.py explain themselves.
+pytest.register_assert_rewrite("helpers")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,3 +39,28 @@ def run_python(code: str, timeout: float = 60.0, *args: str) -> subprocess.Compl
 def python() -> object:
     """The :func:`run_python` helper, as a fixture."""
     return run_python
+
+
+@pytest.fixture
+def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
+    """Build green executors that are shut down (queued work cancelled) after the test.
+
+    The shutdown is bounded: pytest-timeout stops timing a test once it has
+    failed, so a teardown that blocked on a stuck worker would hang the run.
+    (test_futurist_compat.py has a ``make`` of its own, for any backend.)
+    """
+    import eventlet
+
+    from greenpool import GreenThreadPoolExecutor
+
+    made: list[GreenThreadPoolExecutor] = []
+
+    def factory(*args: Any, **kwargs: Any) -> GreenThreadPoolExecutor:
+        executor = GreenThreadPoolExecutor(*args, **kwargs)
+        made.append(executor)
+        return executor
+
+    yield factory
+    with eventlet.Timeout(5):
+        for executor in made:
+            executor.shutdown(wait=True, cancel_futures=True)

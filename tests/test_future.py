@@ -16,15 +16,21 @@ import eventlet
 import eventlet.event
 import eventlet.patcher
 import pytest
+from helpers import (
+    LONG,
+    PATCHED_TICKER,
+    WOKEN_BOUND,
+    Ticker,
+    assert_no_stray_switch,
+    eventually,
+    run_native,
+    timed_outcome,
+)
 
 import greenpool
 from greenpool import GreenThreadPoolExecutor
 
 pytestmark = pytest.mark.timeout(20)
-
-#: A wait that must end early gets this timeout; ending before half of it proves it was woken.
-LONG = 10.0
-WOKEN_BOUND = LONG / 2
 
 STDLIB_AND_GREENPOOL = [
     pytest.param(concurrent.futures.Future, id="stdlib"),
@@ -33,75 +39,6 @@ STDLIB_AND_GREENPOOL = [
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-class Ticker:
-    """A green thread that counts while the hub runs: proof the hub is not blocked."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-        self._thread: Any = None
-
-    def _run(self) -> None:
-        while True:
-            self.ticks += 1
-            eventlet.sleep(0.001)
-
-    def __enter__(self) -> Ticker:
-        self._thread = eventlet.spawn(self._run)
-        eventlet.sleep(0)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._thread.kill()
-
-    def wait_from_native(self, ticks: int) -> int:
-        """From a native thread: poll until the count reaches ``ticks`` (or give up); return it.
-
-        A native thread that completes work only after this returns proves
-        the hub ran while a green thread waited for that work: the ticks
-        cannot happen before the green thread parks (it does not yield
-        before), and it cannot wake before the work is done.
-        """
-        deadline = time.monotonic() + WOKEN_BOUND / 2
-        while self.ticks < ticks and time.monotonic() < deadline:
-            time.sleep(0.001)
-        return self.ticks
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = LONG) -> None:
-    """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.001)
-
-
-def run_native(fn: Callable[..., Any], *args: Any, timeout: float = LONG) -> Any:
-    """Run ``fn`` in a real OS thread while this green thread keeps the hub running."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = fn(*args)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    eventually(lambda: not thread.is_alive(), timeout)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
-
-
-def timed(wait: Callable[[], Any]) -> tuple[Any, float]:
-    """``wait()``'s value or exception type, and how long it took."""
-    started = time.monotonic()
-    try:
-        value = wait()
-    except BaseException as exc:
-        value = type(exc)
-    return value, time.monotonic() - started
 
 
 def normalized_repr(future: concurrent.futures.Future[Any]) -> str:
@@ -481,7 +418,7 @@ def test_native_threads_blocked_in_result_all_wake_on_completion() -> None:
     future: greenpool.Future[str] = greenpool.Future()
     outcomes: list[tuple[Any, float]] = []
     waiters = [
-        threading.Thread(target=lambda: outcomes.append(timed(lambda: future.result(LONG))))
+        threading.Thread(target=lambda: outcomes.append(timed_outcome(lambda: future.result(LONG))))
         for _ in range(5)
     ]
     for thread in waiters:
@@ -502,10 +439,14 @@ def test_native_thread_blocked_in_result_wakes_on_cancel_and_on_exception() -> N
     outcomes: dict[str, tuple[Any, float]] = {}
     threads = [
         threading.Thread(
-            target=lambda: outcomes.__setitem__("cancel", timed(lambda: cancelled.result(LONG)))
+            target=lambda: outcomes.__setitem__(
+                "cancel", timed_outcome(lambda: cancelled.result(LONG))
+            )
         ),
         threading.Thread(
-            target=lambda: outcomes.__setitem__("error", timed(lambda: failed.exception(LONG)))
+            target=lambda: outcomes.__setitem__(
+                "error", timed_outcome(lambda: failed.exception(LONG))
+            )
         ),
     ]
     for thread in threads:
@@ -550,7 +491,7 @@ def test_green_wait_on_executor_future_keeps_the_hub_running(
 def test_green_wait_on_future_completed_by_another_green_thread(not_patched: None) -> None:
     def wait(wait_for: Callable[[], Any]) -> tuple[Any, int]:
         before = ticker.ticks
-        value, _elapsed = timed(wait_for)
+        value, _elapsed = timed_outcome(wait_for)
         return value, ticker.ticks - before
 
     with Ticker() as ticker:
@@ -593,13 +534,6 @@ def test_many_green_threads_waiting_on_one_future_all_wake(not_patched: None) ->
     assert [green.wait() for green in waiting] == ["all"] * 20
 
 
-def assert_no_stray_switch() -> None:
-    """Park on an eventlet event set later: a stray switch into us would end this early."""
-    event = eventlet.event.Event()
-    eventlet.spawn_after(0.01, event.send, "set")
-    assert event.wait() == "set"
-
-
 @pytest.mark.core
 def test_green_wait_given_up_by_eventlet_timeout_leaves_no_stray_switch(
     not_patched: None,
@@ -614,7 +548,8 @@ def test_green_wait_given_up_by_eventlet_timeout_leaves_no_stray_switch(
 
 # -- 2b: green threads waiting, after monkey patching (fresh interpreters) --
 
-PATCHED_PRELUDE = """
+PATCHED_PRELUDE = (
+    """
 import json, sys, time
 if sys.argv[1] == "import_first":
     import greenpool
@@ -624,17 +559,9 @@ import greenpool
 from eventlet import patcher
 
 assert patcher.is_monkey_patched("thread")
-RealThread = patcher.original("threading").Thread
-real_sleep = patcher.original("time").sleep  # Patched time.sleep would start a hub there.
-ticks = [0]
-
-def ticker():
-    while True:
-        ticks[0] += 1
-        eventlet.sleep(0.001)
-
-eventlet.spawn(ticker)
-
+"""
+    + PATCHED_TICKER
+    + """
 waiting = {}  # "before": the tick count when the current green_wait parked.
 
 def green_wait(future, timeout):
@@ -648,6 +575,7 @@ def green_wait(future, timeout):
         return {"value": value, "elapsed": time.monotonic() - started, "ticked": ticks[0] > before}
     return eventlet.spawn(wait).wait()
 """
+)
 
 IMPORT_ORDERS = ["patch_first", "import_first"]
 
@@ -756,7 +684,7 @@ def test_native_wait_on_green_future_wakes_when_done_not_at_timeout(
         return 42
 
     future = executor.submit(call)
-    value, elapsed = run_native(timed, lambda: future.result(timeout=LONG))
+    value, elapsed = run_native(timed_outcome, lambda: future.result(timeout=LONG))
     assert value == 42
     assert elapsed < WOKEN_BOUND  # It did not sleep to its 10 s timeout.
 
@@ -775,7 +703,9 @@ def test_several_native_threads_wait_on_green_futures(
     outcomes: dict[int, tuple[Any, float]] = {}
     threads = [
         threading.Thread(
-            target=lambda n=n: outcomes.__setitem__(n, timed(lambda: futures[n].result(LONG)))
+            target=lambda n=n: outcomes.__setitem__(
+                n, timed_outcome(lambda: futures[n].result(LONG))
+            )
         )
         for n in range(5)
     ]
@@ -805,7 +735,7 @@ def test_native_wait_wakes_when_a_queued_green_call_is_cancelled() -> None:
             assert queued.cancel()
 
         eventlet.spawn(cancel_soon)
-        value, elapsed = run_native(timed, lambda: queued.result(timeout=LONG))
+        value, elapsed = run_native(timed_outcome, lambda: queued.result(timeout=LONG))
         assert value is concurrent.futures.CancelledError
         assert elapsed < WOKEN_BOUND
     finally:
@@ -883,7 +813,7 @@ def test_green_wait_on_future_completed_by_native_thread(
         before = ticker.ticks
         thread = threading.Thread(target=complete_once_the_hub_has_ticked, daemon=True)
         thread.start()
-        value, elapsed = timed(lambda: future.result(timeout=LONG))
+        value, elapsed = timed_outcome(lambda: future.result(timeout=LONG))
         assert value == expected
         assert elapsed < WOKEN_BOUND  # Woken through the hub's pipe, not at its timeout.
         assert seen[0] >= before + 3  # The hub ran while the green thread waited.
@@ -932,7 +862,7 @@ def test_green_thread_of_another_hub_waits_on_main_hub_future(
 
         ticker = eventlet.spawn(tick)  # Creates this thread's own hub.
         try:
-            value, elapsed = timed(lambda: future.result(timeout=LONG))
+            value, elapsed = timed_outcome(lambda: future.result(timeout=LONG))
             return value, elapsed, ticks[0]
         finally:
             ticker.kill()

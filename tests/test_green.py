@@ -15,31 +15,12 @@ import eventlet.greenthread
 import eventlet.hubs
 import greenlet
 import pytest
+from helpers import eventually
 
 import greenpool
 from greenpool import GreenThreadPoolExecutor
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
-    """Build executors that are shut down (queued work cancelled) after the test.
-
-    The shutdown is bounded: pytest-timeout stops timing a test once it has
-    failed, so a teardown that blocked on a stuck worker would hang the run.
-    """
-    made: list[GreenThreadPoolExecutor] = []
-
-    def factory(*args: Any, **kwargs: Any) -> GreenThreadPoolExecutor:
-        executor = GreenThreadPoolExecutor(*args, **kwargs)
-        made.append(executor)
-        return executor
-
-    yield factory
-    with eventlet.Timeout(5):
-        for executor in made:
-            executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Gate:
@@ -65,13 +46,6 @@ def gate(make: Callable[..., GreenThreadPoolExecutor]) -> Iterator[Gate]:
     gate = Gate()
     yield gate
     gate.open()
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.001)
 
 
 # -- workers ---------------------------------------------------------------

@@ -11,6 +11,14 @@ import eventlet
 import eventlet.event
 import eventlet.hubs
 import pytest
+from helpers import (
+    LONG,
+    WOKEN_BOUND,
+    Ticker,
+    assert_no_stray_switch,
+    eventually,
+    run_native,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,69 +32,6 @@ from greenpool._parking import (
 )
 
 pytestmark = pytest.mark.timeout(20)
-
-#: A wait that must end early gets this timeout; ending before half of it proves it was woken.
-LONG = 10.0
-WOKEN_BOUND = LONG / 2
-
-
-class Ticker:
-    """A green thread that counts while the hub runs: proof the hub is not blocked."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-        self._thread: Any = None
-
-    def _run(self) -> None:
-        while True:
-            self.ticks += 1
-            eventlet.sleep(0.001)
-
-    def __enter__(self) -> Ticker:
-        self._thread = eventlet.spawn(self._run)
-        eventlet.sleep(0)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._thread.kill()
-
-    def wait_from_native(self, ticks: int) -> int:
-        """From a native thread: poll until the count reaches ``ticks`` (or give up); return it.
-
-        A native thread that completes work only after this returns proves
-        the hub ran while a green thread waited for that work: the ticks
-        cannot happen before the green thread parks (it does not yield
-        before), and it cannot wake before the work is done.
-        """
-        deadline = time.monotonic() + WOKEN_BOUND / 2
-        while self.ticks < ticks and time.monotonic() < deadline:
-            time.sleep(0.001)
-        return self.ticks
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = LONG) -> None:
-    """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.001)
-
-
-def run_native(fn: Callable[..., Any], *args: Any, timeout: float = LONG) -> Any:
-    """Run ``fn`` in a real OS thread while this green thread keeps the hub running."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = fn(*args)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    eventually(lambda: not thread.is_alive(), timeout)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
 
 
 def start_native(fn: Callable[..., Any], *args: Any) -> threading.Thread:
@@ -228,25 +173,6 @@ def test_native_waiter_woken_by_a_green_thread() -> None:
 
 
 # -- GreenWaiter --------------------------------------------------------------
-
-
-def assert_no_stray_switch() -> None:
-    """Park on an eventlet event that is set later: a stray switch into us returns early.
-
-    A stale wake-up (a second wake, or a wake after a timeout) that switched
-    into the green thread while it was parked elsewhere would end this wait
-    before the event is ready.
-    """
-    event = eventlet.event.Event()
-
-    def set_later() -> None:
-        for _ in range(5):
-            eventlet.sleep(0)
-        eventlet.sleep(0.01)
-        event.send("set")
-
-    eventlet.spawn(set_later)
-    assert event.wait() == "set"
 
 
 @pytest.mark.core
@@ -608,21 +534,47 @@ def test_park_until_green_woken_by_green_state_change() -> None:
 
 @pytest.mark.core
 def test_park_until_keeps_waiting_through_spurious_unparks_then_times_out() -> None:
-    lot = ParkingLot()
-    unparks = [0]
+    """Each spurious unpark makes the parker re-check and park again; only the timeout ends it.
 
-    def spurious() -> None:
+    The unparks are paced by the parker's own checks of its predicate, not by
+    a clock: a green thread runs only once the parker has parked, so an
+    unpark sent after the n-th check always finds it parked again. (Unparks
+    every 5 ms raced the 100 ms timeout: a process descheduled for about
+    0.1 s before its hub first ran would see the timeout first, and none.)
+    """
+    lot = ParkingLot()
+    state: list[int] = []
+    checks = [0]
+
+    def predicate() -> bool:
+        checks[0] += 1
+        return bool(state)
+
+    def three_spurious_then_a_real_change() -> None:
+        for n in (1, 2, 3):
+            eventually(lambda n=n: checks[0] >= n)  # Checked n times, so parked again.
+            lot.unpark_all()  # Spurious: the predicate still does not hold.
+        eventually(lambda: checks[0] >= 4)
+        state.append(1)
+        lot.unpark_all()
+
+    waker = eventlet.spawn(three_spurious_then_a_real_change)
+    assert lot.park_until(predicate, timeout=LONG) is True
+    assert checks[0] == 5  # Re-checked after each spurious unpark, not returned.
+    waker.wait()
+
+    def unpark_whenever_parked_again() -> None:
         while True:
-            eventlet.sleep(0.005)
-            unparks[0] += 1
+            seen = checks[0]
+            eventually(lambda seen=seen: checks[0] > seen)
             lot.unpark_all()
 
-    noise = eventlet.spawn(spurious)
+    state.clear()
+    noise = eventlet.spawn(unpark_whenever_parked_again)
     try:
         started = time.monotonic()
-        assert lot.park_until(lambda: False, timeout=0.1) is False
+        assert lot.park_until(predicate, timeout=0.1) is False
         assert time.monotonic() - started >= 0.1  # Never returns False before its timeout.
-        assert unparks[0] > 0
     finally:
         noise.kill()
 

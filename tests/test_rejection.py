@@ -10,28 +10,13 @@ from typing import Any
 import eventlet
 import eventlet.event
 import pytest
+from helpers import eventually
 
 import greenpool
 from greenpool import GreenThreadPoolExecutor, RejectedSubmission
 from greenpool.rejection import reject_when_reached
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
-    """Build green executors that are shut down (queued work cancelled) after the test."""
-    made: list[GreenThreadPoolExecutor] = []
-
-    def factory(*args: Any, **kwargs: Any) -> GreenThreadPoolExecutor:
-        executor = GreenThreadPoolExecutor(*args, **kwargs)
-        made.append(executor)
-        return executor
-
-    yield factory
-    with eventlet.Timeout(5):  # pytest-timeout stops timing a test once it has failed.
-        for executor in made:
-            executor.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture
@@ -288,9 +273,7 @@ class GreenGate:
         self._finish.send(None)
 
     def until_started(self) -> None:
-        with eventlet.Timeout(5):
-            while not self.started:
-                eventlet.sleep(0.001)
+        eventually(lambda: self.started, timeout=5)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

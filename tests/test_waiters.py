@@ -13,6 +13,16 @@ from typing import Any
 import eventlet
 import eventlet.event
 import pytest
+from helpers import (
+    LONG,
+    PATCHED_TICKER,
+    WOKEN_BOUND,
+    Ticker,
+    assert_no_stray_switch,
+    eventually,
+    run_native,
+    timed,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,79 +32,10 @@ from greenpool.waiters import DoneAndNotDoneFutures, wait_for_all, wait_for_any
 
 pytestmark = pytest.mark.timeout(20)
 
-#: A wait that must end early gets this timeout; ending before half of it proves it was woken.
-LONG = 10.0
-WOKEN_BOUND = LONG / 2
-
 WAITS = [pytest.param(wait_for_all, id="all"), pytest.param(wait_for_any, id="any")]
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-class Ticker:
-    """A green thread that counts while the hub runs: proof the hub is not blocked."""
-
-    def __init__(self) -> None:
-        self.ticks = 0
-        self._thread: Any = None
-
-    def _run(self) -> None:
-        while True:
-            self.ticks += 1
-            eventlet.sleep(0.001)
-
-    def __enter__(self) -> Ticker:
-        self._thread = eventlet.spawn(self._run)
-        eventlet.sleep(0)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._thread.kill()
-
-    def wait_from_native(self, ticks: int) -> int:
-        """From a native thread: poll until the count reaches ``ticks`` (or give up); return it.
-
-        A native thread that completes work only after this returns proves
-        the hub ran while a green thread waited for that work: the ticks
-        cannot happen before the green thread parks (it does not yield
-        before), and it cannot wake before the work is done.
-        """
-        deadline = time.monotonic() + WOKEN_BOUND / 2
-        while self.ticks < ticks and time.monotonic() < deadline:
-            time.sleep(0.001)
-        return self.ticks
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = LONG) -> None:
-    """Yield to the hub until ``predicate()`` holds (a correctness wait, not a speed check)."""
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.001)
-
-
-def run_native(fn: Callable[..., Any], *args: Any, timeout: float = LONG) -> Any:
-    """Run ``fn`` in a real OS thread while this green thread keeps the hub running."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = fn(*args)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    eventually(lambda: not thread.is_alive(), timeout)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
-
-
-def timed(wait: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.monotonic()
-    value = wait()
-    return value, time.monotonic() - started
 
 
 def finished(value: Any = None) -> greenpool.Future[Any]:
@@ -307,9 +248,7 @@ def test_green_wait_given_up_by_eventlet_timeout_leaves_no_stray_switch(
         wait(futures)
     for future in futures:
         future.set_result(1)  # Must not resume the wait given up above.
-    event = eventlet.event.Event()
-    eventlet.spawn_after(0.01, event.send, "set")
-    assert event.wait() == "set"  # A stray switch into us would end this early.
+    assert_no_stray_switch()
     assert wait(futures, timeout=0) == (set(futures), set())
 
 
@@ -573,25 +512,17 @@ def test_wait_for_any_returns_at_least_one_done(data: Any) -> None:
 
 # -- after monkey patching (fresh interpreters) ------------------------------
 
-PATCHED_PRELUDE = """
+PATCHED_PRELUDE = (
+    """
 import concurrent.futures, json, time
 import eventlet
 eventlet.monkey_patch()
 import greenpool
 from greenpool.waiters import wait_for_all, wait_for_any
 from eventlet import patcher
-
-RealThread = patcher.original("threading").Thread
-real_sleep = patcher.original("time").sleep  # Patched time.sleep would start a hub there.
-ticks = [0]
-
-def ticker():
-    while True:
-        ticks[0] += 1
-        eventlet.sleep(0.001)
-
-eventlet.spawn(ticker)
-
+"""
+    + PATCHED_TICKER
+    + """
 waiting = {}  # "before": the tick count when the current in_green_thread started waiting.
 
 def in_green_thread(fn):
@@ -607,6 +538,7 @@ def in_green_thread(fn):
         }
     return eventlet.spawn(run).wait()
 """
+)
 
 
 def run_patched(python: Any, body: str) -> tuple[dict[str, Any], str]:
