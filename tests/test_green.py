@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import itertools
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -622,3 +624,28 @@ def test_shutdown_accounts_for_a_call_a_native_thread_just_submitted(
     assert (stats.pending, stats.running) == (0, 0), stats
     assert future.done()
     assert future.cancelled() if cancel_futures else future.result(timeout=0) == 1
+
+
+class _Result:
+    """A result that can be watched with a weak reference."""
+
+
+@pytest.mark.core
+def test_a_call_is_freed_once_it_has_run(make: Callable[..., Any]) -> None:
+    # Neither a worker (idle, or the first switch's arguments that greenlet
+    # keeps for the worker's life) nor map's suspended iterator may keep a
+    # call's result alive after the caller dropped it. The hub may, until it
+    # next runs: a hand-off timer holds its arguments until its switch
+    # returns, which a worker that switches straight to a woken waiter
+    # delays to the hub's next turn.
+    executor = make(2)
+    refs = [weakref.ref(executor.submit(_Result).result(timeout=5)) for _ in range(4)]
+    for result in executor.map(lambda _: _Result(), range(6)):
+        refs.append(weakref.ref(result))
+        del result
+        eventlet.sleep(0)
+        gc.collect()
+        assert refs[-1]() is None
+    eventlet.sleep(0)
+    gc.collect()
+    assert [ref() for ref in refs] == [None] * len(refs)

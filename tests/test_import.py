@@ -163,3 +163,31 @@ def test_futurist_submodule_functions_exist() -> None:
     from greenpool.waiters import wait_for_all, wait_for_any
 
     assert functions == [reject_when_reached, wait_for_any, wait_for_all]
+
+
+@pytest.mark.core
+@pytest.mark.timeout(40)
+def test_the_process_pool_and_multiprocessing_are_imported_on_first_use() -> None:
+    proc = run_strict(
+        """
+        import sys
+        import greenpool
+
+        assert "multiprocessing" not in sys.modules
+        assert "ProcessPoolExecutor" in dir(greenpool)
+        from greenpool import ProcessPoolExecutor, WorkerLostError
+
+        assert greenpool.ProcessPoolExecutor is ProcessPoolExecutor
+        assert issubclass(WorkerLostError, greenpool.process.BrokenProcessPool)
+        assert "multiprocessing" in sys.modules
+        try:
+            greenpool.NoSuchName
+        except AttributeError as exc:
+            assert "NoSuchName" in str(exc)
+        else:
+            raise AssertionError("no AttributeError")
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
