@@ -309,6 +309,32 @@ def rejected_futurist(n: int) -> float:
     return _rejected(executor, RejectedSubmission, n)
 
 
+class _BareSubmit:
+    """The least any ``submit`` does on refusal: call ``check_and_reject`` and let it raise.
+
+    No lock, no shutdown check, no count: what is left of a rejected submit
+    after every executor's own work is taken away, for scale.
+    """
+
+    def __init__(self, check_and_reject: Callable[[Any, int], None]) -> None:
+        self._check_and_reject = check_and_reject
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        self._check_and_reject(self, 0)
+
+    def shutdown(self) -> None:
+        pass
+
+
+@REJECTED.implementation("floor: bare raise")
+def rejected_floor(n: int) -> float:
+    from greenpool import RejectedSubmission
+
+    return _rejected(_BareSubmit(_always(RejectedSubmission)), RejectedSubmission, n)
+
+
 # -- queued memory -----------------------------------------------------------
 
 QUEUED_MEMORY = case(
