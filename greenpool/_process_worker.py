@@ -36,6 +36,7 @@ which often patches).
 
 from __future__ import annotations
 
+import logging
 import pickle
 import signal
 import struct
@@ -79,6 +80,9 @@ READ_SIZE = 1 << 16
 
 _ERROR_TEXT_SIZE = struct.Struct("<Q")
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+# The stdlib's pool logs a failing initializer here, in the worker; so does this one.
+_LOGGER = logging.getLogger("concurrent.futures")
 
 
 def encode_error(exc: BaseException) -> bytes:
@@ -163,6 +167,10 @@ def run(
     ``calls``) or after ``max_tasks`` calls. ``calls`` and ``results`` are
     the worker's ends of its two pipes, ``progress[2 * slot]`` and
     ``progress[2 * slot + 1]`` its progress slots.
+
+    An initializer that raises is logged here as the stdlib's worker logs it
+    (``CRITICAL`` on the ``concurrent.futures`` logger, with the traceback),
+    then sent to the parent, which breaks the pool; the worker then exits.
     """
     # Ctrl-C in a terminal reaches the whole process group; what happens to
     # the calls is the parent's decision, not each worker's.
@@ -175,6 +183,8 @@ def run(
         try:
             initializer(*initargs)
         except BaseException as exc:
+            # Logged before the parent hears of it and fails the calls.
+            _LOGGER.critical("Exception in initializer:", exc_info=True)
             body = encode_error(exc)
             _write_all(
                 results_fd, [RESULT_HEADER.pack(len(body), 0, INITIALIZER_FAILED, 0.0), body]

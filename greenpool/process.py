@@ -27,16 +27,24 @@ pickled yet, so a pending call can still be cancelled and costs nothing if
 it is.
 
 **dispatch.** The manager, one real OS thread even under
-``eventlet.monkey_patch()``, takes pending calls in order and assigns each to
-one worker, the least loaded: the future becomes running (it can no longer be
-cancelled, as with the stdlib's call queue), the wait time is recorded, and
-``(fn, args, kwargs)`` is pickled, once, and framed with a call id. When
-there is a backlog a worker is given several calls in one write, up to about
-``PREFETCH_SECONDS`` of work at the average measured run time (at most
-``1 + MAX_PREFETCH`` calls, one when calls are long), so ``statistics.running``
-counts calls handed to a worker process, including those queued in its pipe.
-A call that cannot be pickled fails alone with the pickling error. Workers
-are started on demand, up to ``max_workers``, and replaced when they exit.
+``eventlet.monkey_patch()``, takes pending calls in order and assigns each
+to one worker: the future becomes running (it can no longer be cancelled, as
+with the stdlib's call queue), the wait time is recorded, and ``(fn, args,
+kwargs)`` is pickled, once, and framed with a call id. As with the stdlib, a
+call never waits for a busy worker while the pool could run it at once: it
+goes to an idle worker, or to a new one while there are fewer than
+``max_workers``; workers are started on demand that way, and replaced when
+they exit. Only under a real backlog, ``max_workers`` workers started and
+none idle, is a worker given calls ahead of the one it runs, the least
+loaded first and several in one write, up to about ``PREFETCH_SECONDS`` of
+work at the average measured run time (at most ``1 + MAX_PREFETCH`` calls,
+one when calls are long or before any run time is known); so
+``statistics.running`` counts calls handed to a worker process, including
+those queued in its pipe. A call queued on a worker waits for that worker
+even if another becomes free first, where the stdlib's shared queue would
+hand it to the first free one: under a backlog, calls that wait for one
+another can deadlock. A call that cannot be pickled fails alone with the
+pickling error.
 
 **workers.** Each runs its calls in order (:mod:`greenpool._process_worker`),
 measures each call's run time, and writes each result back as soon as the
@@ -61,8 +69,12 @@ wrote, then reads its progress slots: calls it had started fail with
 started go to other workers, and a new worker replaces it. The stdlib marks
 the whole pool broken instead, failing every pending call and refusing new
 ones; pebble, whose workers acknowledge each call on a shared channel, also
-fails only the call. Only an initializer that raises, or workers that keep
-dying before they finish starting, break the pool.
+fails only the call. Only an initializer that raises (the worker logs it
+first, as the stdlib's does), workers that keep dying before they finish
+starting, or a worker process that cannot be started break the pool; so
+does a manager thread that cannot be started (as during interpreter
+finalization, gh-109047), and the ``submit`` that tried raises
+:class:`BrokenProcessPool`.
 
 **timeouts.** :meth:`ProcessPoolExecutor.submit_with_timeout` sends a call
 that runs alone on an idle worker and asks it to say when the call starts;
@@ -345,10 +357,14 @@ class _Manager:
         return self._stopping
 
     def submit(self, item: WorkItem) -> None:
-        """Queue ``item`` for the manager; called under the executor's submit lock."""
-        self._pending.append(item)
+        """Queue ``item`` for the manager; called under the executor's submit lock.
+
+        Raises :class:`BrokenProcessPool`, without queueing ``item``, if the
+        manager thread cannot be started.
+        """
         if self._thread is None:
             self._start_thread()
+        self._pending.append(item)
         if not self._signalled:
             self._signalled = True
             try:
@@ -388,6 +404,7 @@ class _Manager:
             self._thread.join()
 
     def _start_thread(self) -> None:
+        """Start the manager thread (under the submit lock); if it cannot, break the pool."""
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
@@ -396,11 +413,24 @@ class _Manager:
         # be reused by anything.
         weakref.finalize(self, _close_pipe, self._wake_read, self._wake_write).atexit = False
         # A real OS thread even after monkey patching: it blocks in poll().
-        self._thread = _native.threading_module().Thread(
+        thread = _native.threading_module().Thread(
             target=self._run, name=f"{self._name}-manager", daemon=True
         )
+        self._thread = thread
         _running.add(self)
-        self._thread.start()
+        try:
+            thread.start()
+        except BaseException as exc:
+            # Such as RuntimeError("can't create new thread at interpreter
+            # shutdown") (gh-109047). No thread means no worker and nothing
+            # to wait for: the pool is broken, and shutdown and the exit hook
+            # have nothing to join.
+            _running.discard(self)
+            self._thread = None
+            # As _break does; the submit lock is held already.
+            self._broken_cause = exc
+            self._broken = f"could not start the process pool's manager thread: {exc!r}"
+            raise self.broken_error() from exc
 
     # -- the manager thread ------------------------------------------------
 
@@ -484,24 +514,45 @@ class _Manager:
     # -- dispatch ----------------------------------------------------------
 
     def _dispatch(self) -> None:
+        """Hand out pending calls: one to each idle or new worker, more only under a backlog."""
         pending = self._pending
         redispatch = self._redispatch
         if not (pending or redispatch):
             return
-        if self._broken is not None:
+        if self._broken is None:
+            self._start_workers_as_needed()
+        if self._broken is not None:  # Perhaps just now, by a worker that failed to start.
             self._fail_unsent()
             return
-        self._start_workers_as_needed()
-        depth = self._depth()
         written: list[_Worker] = []
-        while pending or redispatch:
+        # A call never waits behind another while a worker is idle or can be
+        # started: each idle worker, new ones included, gets one call.
+        for worker in self._workers.values():
+            if not (pending or redispatch):
+                break
+            if not worker.in_flight and worker.takes_calls() and self._fill(worker, 1):
+                written.append(worker)
+        # Calls left now wait for a busy worker whatever happens: a real
+        # backlog, once every worker the pool may have exists. Only then are
+        # workers handed calls ahead of the one they run.
+        if (pending or redispatch) and len(self._workers) >= self._max_workers:
+            self._prefetch(written)
+        for worker in dict.fromkeys(written):
+            self._send(worker)
+
+    def _prefetch(self, written: list[_Worker]) -> None:
+        """Queue backlogged calls behind the running ones, least loaded workers first."""
+        depth = self._depth()
+        pending = self._pending
+        redispatch = self._redispatch
+        while depth > 1 and (pending or redispatch):
             targets = [
                 worker
                 for worker in self._workers.values()
                 if len(worker.in_flight) < depth and worker.takes_calls()
             ]
             if not targets:
-                break
+                return
             targets.sort(key=lambda worker: len(worker.in_flight))
             share = -(-(len(pending) + len(redispatch)) // len(targets))
             progressed = False
@@ -513,15 +564,18 @@ class _Manager:
                     progressed = True
                     written.append(worker)
             if not progressed:
-                break
-        for worker in written:
-            self._send(worker)
+                return
 
     def _depth(self) -> int:
-        """How many calls a worker may hold: the one it runs and those queued behind."""
+        """How many calls a busy worker may hold under a backlog, the one it runs included.
+
+        About ``PREFETCH_SECONDS`` of work at the average measured run time, at
+        most ``1 + MAX_PREFETCH``; one (no call queued ahead) until a run time
+        has been measured.
+        """
         average = self._average_runtime
         if average is None:
-            return 2
+            return 1
         return 1 + min(MAX_PREFETCH, int(PREFETCH_SECONDS / (average + CALL_OVERHEAD)))
 
     def _fill(self, worker: _Worker, room: int) -> int:

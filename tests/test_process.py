@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import errno
 import gc
 import itertools
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,51 @@ def write_after(path: str, seconds: float) -> None:
     Path(path).write_text("done")
 
 
+def wait_for_path(path: str, seconds: float) -> bool:
+    """Wait until another call has created ``path``: True, or False after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def create(path: str) -> int:
+    Path(path).touch()
+    return os.getpid()
+
+
 # -- helpers -------------------------------------------------------------------
+
+
+class StartedBy:
+    """A multiprocessing context whose worker processes start through ``start(process)``.
+
+    Everything else is the wrapped context's.
+    """
+
+    def __init__(self, context: Any, start: Callable[[Any], None]) -> None:
+        self._context = context
+        self._start = start
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def Process(self, *args: Any, **kwargs: Any) -> Any:
+        return _StartedBy(self._start, self._context.Process(*args, **kwargs))
+
+
+class _StartedBy:
+    def __init__(self, start: Callable[[Any], None], process: Any) -> None:
+        self._start = start
+        self._process = process
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._process, name)
+
+    def start(self) -> None:
+        self._start(self._process)
 
 
 @pytest.fixture(scope="module")
@@ -429,6 +475,50 @@ def test_an_initializer_that_raises_breaks_the_pool_with_a_clear_error() -> None
 
 
 @pytest.mark.timeout(30)
+def test_an_initializer_that_raises_is_logged_in_the_worker_as_the_stdlib_does() -> None:
+    done = run_python(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from concurrent.futures.process import BrokenProcessPool
+        from greenpool.process import ProcessPoolExecutor
+        from test_process import add, failing_initializer
+
+        if __name__ == "__main__":
+            with ProcessPoolExecutor(1, initializer=failing_initializer) as executor:
+                try:
+                    executor.submit(add, 1).result(20)
+                except BrokenProcessPool:
+                    print("broken")
+        """,
+        25.0,
+    )
+    assert done.stdout == "broken\n", done.stderr
+    # Logging is not configured there: logging.lastResort writes the record.
+    assert "Exception in initializer:\nTraceback" in done.stderr
+    assert "ValueError: no configuration" in done.stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_worker_process_that_cannot_start_breaks_the_pool_and_fails_its_calls() -> None:
+    def refuse(process: Any) -> None:
+        raise OSError(errno.EAGAIN, "no more processes")
+
+    context = StartedBy(multiprocessing.get_context("forkserver"), refuse)
+    executor = ProcessPoolExecutor(2, mp_context=context)
+    future = executor.submit(add, 1)
+    with pytest.raises(BrokenProcessPool, match="could not start a worker process") as caught:
+        future.result(20)
+    assert isinstance(caught.value.__cause__, OSError)
+    with pytest.raises(BrokenProcessPool):
+        executor.submit(add, 1)
+    executor.shutdown(wait=True)
+    s = executor.statistics
+    assert (s.submitted, s.failures) == (1, 1)
+    assert_counts_add_up(executor)
+
+
+@pytest.mark.timeout(30)
 def test_an_initializer_that_kills_its_worker_breaks_the_pool_rather_than_loop() -> None:
     executor = ProcessPoolExecutor(1, initializer=dying_initializer)
     with pytest.raises(BrokenProcessPool, match="died while starting") as caught:
@@ -448,6 +538,60 @@ def test_max_tasks_per_child_replaces_each_worker_after_that_many_calls() -> Non
         assert sorted(burst.count(pid) for pid in set(burst)) == [2] * 3
         assert not set(burst) & set(pids)
         assert executor.statistics.failures == 0
+
+
+# -- dispatch --------------------------------------------------------------------------
+
+
+@pytest.mark.core
+@pytest.mark.timeout(30)
+def test_a_call_submitted_while_a_worker_starts_gets_a_worker_of_its_own(tmp_path: Path) -> None:
+    # The first call waits until the second has started: with two workers
+    # allowed they must run at once. The second is submitted while the pool
+    # is still starting the first one's worker (held until then), and must
+    # not be queued behind the first call on that worker.
+    starting, release = threading.Event(), threading.Event()
+
+    def held_start(process: Any) -> None:
+        starting.set()
+        release.wait(20)
+        process.start()
+
+    context = StartedBy(multiprocessing.get_context("forkserver"), held_start)
+    second_started = str(tmp_path / "second-started")
+    with ProcessPoolExecutor(2, mp_context=context) as executor:
+        try:
+            first = executor.submit(wait_for_path, second_started, 15.0)
+            assert starting.wait(20)
+            second = executor.submit(create, second_started)
+        finally:
+            release.set()
+        assert first.result(30) is True, "the second call waited behind the first"
+        assert isinstance(second.result(30), int)
+        assert executor.num_workers == 2
+
+
+@pytest.mark.core
+@pytest.mark.timeout(30)
+def test_before_any_run_time_is_known_a_busy_worker_is_handed_no_other_call(
+    tmp_path: Path,
+) -> None:
+    release = tmp_path / "release"
+    with ProcessPoolExecutor(1) as executor:
+        busy = executor.submit(wait_for_path, str(release), 20.0)
+        queued = executor.submit(add, 1)
+        deadline = time.monotonic() + 20
+        while not busy.running():  # Handed to the worker, once it has started.
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            assert not queued.running()
+            time.sleep(0.01)
+        assert (executor.statistics.running, executor.statistics.pending) == (1, 1)
+        assert queued.cancel()  # Still pending: never handed to the busy worker.
+        release.touch()
+        assert busy.result(30) is True
 
 
 # -- timeouts ------------------------------------------------------------------------
@@ -689,6 +833,48 @@ def test_interpreter_exit_without_shutdown_finishes_accepted_calls(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "done"
+
+
+@pytest.mark.timeout(40)
+def test_a_pool_whose_manager_thread_cannot_start_is_broken_and_shuts_down() -> None:
+    # Python 3.12 refuses new threads once the interpreter is finalizing, as
+    # in an exit hook (gh-109047); other versions start them.
+    done = run_python(
+        """
+        import atexit
+        from concurrent.futures.process import BrokenProcessPool
+        from greenpool.process import ProcessPoolExecutor
+
+        def submit_at_exit():
+            executor = ProcessPoolExecutor(1)
+            try:
+                future = executor.submit(pow, 2, 3)
+            except BrokenProcessPool as error:
+                print("broken", type(error.__cause__).__name__)
+                try:
+                    executor.submit(pow, 2, 3)
+                except BrokenProcessPool:
+                    print("still broken")
+            else:
+                print("ran", future.result(20))
+            executor.shutdown(wait=True)
+            print("shut down", executor.num_workers)
+
+        atexit.register(submit_at_exit)  # Runs before greenpool's own exit hook.
+        """,
+        30.0,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # Nor does greenpool's exit hook fail on the thread.
+    if sys.version_info[:2] == (3, 12):
+        assert done.stdout.split("\n") == [
+            "broken RuntimeError",
+            "still broken",
+            "shut down 0",
+            "",
+        ]
+    else:
+        assert done.stdout.split("\n") == ["ran 8", "shut down 0", ""]
 
 
 # -- green callers -----------------------------------------------------------------------

@@ -27,22 +27,6 @@ class Deviation(NamedTuple):
 
 
 KNOWN_DEVIATIONS = [
-    Deviation(
-        "ProcessPool*FailingInitializerTest",
-        "test_initializer",
-        "greenpool.ProcessPoolExecutor's worker does not log a failing initializer's "
-        "exception; the stdlib's logs it in the worker with LOGGER.critical('Exception in "
-        "initializer:', exc_info=True) on the 'concurrent.futures' logger (greenpool only "
-        "sends it to the parent as the BrokenProcessPool's __cause__)",
-    ),
-    Deviation(
-        "ProcessPool*ProcessPoolExecutorTest",
-        "test_python_finalization_error",
-        "greenpool.ProcessPoolExecutor: when its manager thread cannot be started (RuntimeError "
-        "from Thread.start, as during interpreter finalization), submit()/map() raise that "
-        "RuntimeError instead of BrokenProcessPool, and the half-made manager is kept: later "
-        "calls are accepted but never run and shutdown(wait=True) never returns",
-    ),
     *(
         Deviation(
             "ProcessPoolForkProcessPoolShutdownTest",
@@ -56,15 +40,6 @@ KNOWN_DEVIATIONS = [
             condition=sys.version_info[:2] == (3, 12),
         )
         for test in ("test_interpreter_shutdown", "test_hang_gh83386")
-    ),
-    Deviation(
-        "ProcessPool*ProcessPoolShutdownTest",
-        "test_processes_terminate_burst",
-        "greenpool.ProcessPoolExecutor queues a call behind another on a busy worker while it "
-        "could start a new worker (3 calls, max_workers=5): before any run time is measured "
-        "each worker is given up to 2 calls, and calls submitted while the first worker "
-        "starts go to it; the stdlib runs each call as soon as a worker is free or can be "
-        "started",
     ),
 ]
 

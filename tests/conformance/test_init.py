@@ -81,8 +81,7 @@ class FailingInitializerMixin(ExecutorMixin):
 
     def test_initializer_breaks_pool(self):
         # greenpool: test_initializer without its check of the log, so that
-        # what breaking the pool does is checked on its own (the log check
-        # fails for the process pool: see the README). greenpool documents
+        # what breaking the pool does is checked on its own. greenpool documents
         # that the error a broken pool raises has the initializer's
         # exception as its __cause__.
         error = self._break_the_pool()
