@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import numbers
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,25 @@ now = time.monotonic
 _executor_ids = itertools.count(1)
 
 CheckAndReject = Callable[[Any, int], object]
+
+
+def check_map_arguments(fn: object, chunksize: object) -> None:
+    """Refuse, at the ``map`` call, a ``fn`` that cannot be called or a bad ``chunksize``."""
+    if chunksize is not None and (
+        isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
+    ):
+        raise ValueError(f"chunksize must be a positive int or None, got {chunksize!r}")
+    if not callable(fn):
+        raise TypeError(f"{fn!r} is not callable")
+
+
+def check_call_timeout(timeout: object, fn: object) -> float:
+    """``timeout`` in seconds for ``submit_with_timeout``, once it and ``fn`` are checked."""
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not callable(fn):
+        raise TypeError(f"{fn!r} is not callable")
+    return float(timeout)
 
 
 class WorkItem:
@@ -240,12 +260,7 @@ class Executor(concurrent.futures.Executor):
         ``chunksize`` is accepted for the stdlib's signature; backends that
         batch calls (the process pool) use it.
         """
-        if chunksize is not None and (
-            isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
-        ):
-            raise ValueError(f"chunksize must be a positive int or None, got {chunksize!r}")
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
+        check_map_arguments(fn, chunksize)
         deadline = None if timeout is None else now() + timeout
         arguments = zip(*iterables, strict=False)
         window = 2 * self._max_workers

@@ -21,7 +21,6 @@ users of the thread and process executors must not see that.
 
 from __future__ import annotations
 
-import numbers
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -30,7 +29,7 @@ from greenlet import getcurrent, greenlet
 
 from greenpool import _native
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, WorkItem
+from greenpool._executor import CheckAndReject, Executor, WorkItem, check_call_timeout
 from greenpool._future import Future
 from greenpool._parking import ParkingLot, hub_state
 
@@ -84,11 +83,8 @@ class GreenThreadPoolExecutor(Executor):
         Time spent waiting in the queue does not count. A call that catches the
         error and carries on is not interrupted again.
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
-        return self.submit(_TimedCall(self._hub, float(timeout), fn), *args, **kwargs)
+        seconds = check_call_timeout(timeout, fn)
+        return self.submit(_TimedCall(self._hub, seconds, fn), *args, **kwargs)
 
     # -- backend hooks ---------------------------------------------------
 

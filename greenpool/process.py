@@ -109,7 +109,6 @@ import itertools
 import math
 import multiprocessing
 import multiprocessing.connection
-import numbers
 import os
 import pickle
 import signal
@@ -122,7 +121,14 @@ from typing import Any, ParamSpec, TypeVar
 from greenpool import _native, _parking
 from greenpool import _process_worker as _wire
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, WorkItem, now
+from greenpool._executor import (
+    CheckAndReject,
+    Executor,
+    WorkItem,
+    check_call_timeout,
+    check_map_arguments,
+    now,
+)
 from greenpool._future import Future
 from greenpool._parking import ParkingLot
 from greenpool._statistics import Gatherer
@@ -1036,11 +1042,8 @@ class ProcessPoolExecutor(Executor):
         Time spent waiting for a worker does not count. The call runs alone on
         its worker, so the kill cannot affect any other call.
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
-        return self.submit(_TimedCall(float(timeout), fn), *args, **kwargs)
+        seconds = check_call_timeout(timeout, fn)
+        return self.submit(_TimedCall(seconds, fn), *args, **kwargs)
 
     def map(
         self,
@@ -1060,12 +1063,7 @@ class ProcessPoolExecutor(Executor):
         exception is raised when its chunk's results are reached, as with the
         stdlib.
         """
-        if chunksize is not None and (
-            isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
-        ):
-            raise ValueError(f"chunksize must be a positive int or None, got {chunksize!r}")
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
+        check_map_arguments(fn, chunksize)
         chunks = _Chunks(zip(*iterables, strict=False), chunksize)
         chunk_results: Iterator[tuple[list[_T], float]] = super().map(
             functools.partial(_wire.run_chunk, fn), chunks, timeout=timeout
