@@ -14,20 +14,25 @@ import pytest
 import greenpool
 
 
-def run_strict(code: str) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` as ``python -W error -c code``: eventlet's import warning would be fatal."""
-    return subprocess.run(
+def assert_runs_strict(code: str) -> None:
+    """Run ``code`` as ``python -W error -c code`` and check it printed ``ok`` and exited 0.
+
+    Under ``-W error`` eventlet's import warning would be fatal.
+    """
+    proc = subprocess.run(
         [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=30,
     )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
 
 
 @pytest.mark.core
 @pytest.mark.timeout(40)
 def test_import_greenpool_warns_nothing_and_imports_no_eventlet() -> None:
-    proc = run_strict(
+    assert_runs_strict(
         """
         import sys
         import greenpool
@@ -37,14 +42,12 @@ def test_import_greenpool_warns_nothing_and_imports_no_eventlet() -> None:
         print("ok")
         """
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
 @pytest.mark.core
 @pytest.mark.timeout(40)
 def test_import_and_synchronous_use_never_import_eventlet() -> None:
-    proc = run_strict(
+    assert_runs_strict(
         """
         import sys
         import greenpool
@@ -58,14 +61,12 @@ def test_import_and_synchronous_use_never_import_eventlet() -> None:
         print("ok")
         """
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
 @pytest.mark.core
 @pytest.mark.timeout(40)
 def test_rejection_and_waiters_never_import_eventlet() -> None:
-    proc = run_strict(
+    assert_runs_strict(
         """
         import sys
         import greenpool
@@ -84,8 +85,6 @@ def test_rejection_and_waiters_never_import_eventlet() -> None:
         print("ok")
         """
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
 @pytest.mark.core
@@ -168,7 +167,7 @@ def test_futurist_submodule_functions_exist() -> None:
 @pytest.mark.core
 @pytest.mark.timeout(40)
 def test_the_process_pool_and_multiprocessing_are_imported_on_first_use() -> None:
-    proc = run_strict(
+    assert_runs_strict(
         """
         import sys
         import greenpool
@@ -189,5 +188,3 @@ def test_the_process_pool_and_multiprocessing_are_imported_on_first_use() -> Non
         print("ok")
         """
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
