@@ -36,7 +36,7 @@ from greenlet import GreenletExit
 
 from greenpool import _parking
 from greenpool._errors import RejectedSubmission
-from greenpool._future import Future
+from greenpool._future import STATE_LOCK, Future
 from greenpool._statistics import ExecutorStatistics, Gatherer
 
 _P = ParamSpec("_P")
@@ -46,6 +46,9 @@ _T = TypeVar("_T")
 now = time.monotonic
 
 _executor_ids = itertools.count(1)
+
+_acquire = STATE_LOCK.acquire
+_release = STATE_LOCK.release
 
 CheckAndReject = Callable[[Any, int], object]
 
@@ -70,7 +73,16 @@ def check_call_timeout(timeout: object, fn: object) -> float:
 
 
 class WorkItem:
-    """One accepted call: its future, what to call, and when it was accepted."""
+    """One accepted call: its future, what to call, and when it was accepted.
+
+    Also the one place where a call changes state. Each change of its future
+    and the matching count in its executor's statistics happen together,
+    under :data:`greenpool._future.STATE_LOCK`, so whoever sees the future
+    change also sees the call counted, and running a call takes the lock
+    twice: once to start it, once to resolve it. Backends that do not run
+    the call themselves (the process pool) use :meth:`start`, :meth:`succeed`
+    and :meth:`fail` directly.
+    """
 
     __slots__ = ("args", "fn", "future", "gatherer", "kwargs", "submitted_at")
 
@@ -89,31 +101,61 @@ class WorkItem:
         self.gatherer = gatherer
         self.submitted_at = now()
 
+    def start(self, started_at: float) -> bool:
+        """Mark the call running and count its wait; False if it was cancelled meanwhile."""
+        future = self.future
+        _acquire()
+        try:
+            running = future._start_locked()
+            if running:
+                self.gatherer.started_locked(started_at - self.submitted_at)
+        finally:
+            _release()
+        if running is None:
+            future._unexpected_state()
+        return running
+
+    def succeed(self, runtime: float, result: Any) -> None:
+        """Count the started call as finished after ``runtime`` s and resolve it with ``result``."""
+        future = self.future
+        _acquire()
+        try:
+            self.gatherer.finished_locked(runtime, False)
+            parked = future._finish_locked(result, None)
+        finally:
+            _release()
+        future._finished(parked)
+
+    def fail(self, runtime: float, error: BaseException) -> None:
+        """Count the started call as failed after ``runtime`` s and resolve it with ``error``."""
+        future = self.future
+        _acquire()
+        try:
+            self.gatherer.finished_locked(runtime, True)
+            parked = future._finish_locked(None, error, failed=True)
+        finally:
+            _release()
+        future._finished(parked)
+
     def run(self) -> None:
         """Run the call in this worker, unless it was cancelled while queued.
 
-        The outcome is recorded before the future resolves, so its waiters see
-        it counted. Every exception goes to the future, as in the stdlib; a
+        Every exception goes to the future, as in the stdlib; a
         ``GreenletExit`` (the worker greenlet is being killed) is re-raised
         afterwards so the kill still ends the worker.
         """
-        future = self.future
-        if not future.set_running_or_notify_cancel():
-            return
-        gatherer = self.gatherer
         started_at = now()
-        gatherer.record_started(started_at - self.submitted_at)
+        if not self.start(started_at):
+            return
         try:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:
-            gatherer.record_finished(now() - started_at, True)
-            future.set_exception(exc)
+            self.fail(now() - started_at, exc)
             if isinstance(exc, GreenletExit):
                 raise
             del exc  # The traceback references this frame.
         else:
-            gatherer.record_finished(now() - started_at, False)
-            future.set_result(result)
+            self.succeed(now() - started_at, result)
 
 
 class Executor(concurrent.futures.Executor):
@@ -143,7 +185,7 @@ class Executor(concurrent.futures.Executor):
         self._name = name if name is not None else f"{type(self).__name__}-{next(_executor_ids)}"
         self._gatherer = Gatherer()
         # One bound method shared by every future, instead of one per future.
-        self._record_cancelled = self._gatherer.record_cancelled
+        self._record_cancelled = self._gatherer.cancelled_locked
         self._submit_lock = _parking.Lock()
         self._try_lock = self._submit_lock.try_acquire
         self._shut_down = False

@@ -38,6 +38,8 @@ _thread_module = original("_thread", patched_as="thread")
 
 #: A real OS lock, whatever monkey patching has done to ``_thread``.
 allocate_lock: Callable[[], _thread.LockType] = _thread_module.allocate_lock
+#: A real reentrant OS lock, owned by the OS thread (not the greenlet) that holds it.
+RLock: Callable[[], _thread.RLock] = _thread_module.RLock
 #: The real OS thread id (a patched ``get_ident`` returns a greenlet's id).
 get_ident: Callable[[], int] = _thread_module.get_ident
 

@@ -20,46 +20,56 @@ grow with the number of calls, and percentiles are exact to within 1/16
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from typing import Any
 
-from greenpool import _native
+from greenpool._future import STATE_LOCK
 
-# Buckets cover 2**-24 s (60 ns) .. 2**14 s (4.5 h); values outside are clamped
-# into the first or last bucket (max_runtime/max_wait_time stay exact).
+# Buckets cover 2**-24 s (60 ns) .. 2**14 s (4.5 h). Shorter durations count in
+# the first bucket, longer ones in an overflow bucket past the last; a
+# percentile that falls there is capped at the exact maximum.
 _SUB_BUCKETS = 16
 _MIN_EXPONENT = -23
 _MAX_EXPONENT = 15
 _NUM_BUCKETS = (_MAX_EXPONENT - _MIN_EXPONENT) * _SUB_BUCKETS
 
 
+def _upper_bound(index: int) -> float:
+    """The exclusive upper bound of bucket ``index``: (16 + sub + 1) / 32 * 2**exponent."""
+    exponent, sub = divmod(index, _SUB_BUCKETS)
+    return math.ldexp((_SUB_BUCKETS + sub + 1) / 32.0, exponent + _MIN_EXPONENT)
+
+
+#: Ascending upper bounds of the buckets. A duration's bucket is the first
+#: whose bound exceeds it, found by one C-level binary search: half the cost
+#: of computing it from ``math.frexp`` in Python, and it is paid twice a call.
+_UPPER_BOUNDS = [_upper_bound(index) for index in range(_NUM_BUCKETS)]
+bucket_of = bisect.bisect_right
+
+
 class LatencyHistogram:
     """Counts of durations in log-linear buckets; O(1) to record, fixed memory."""
 
-    __slots__ = ("_counts", "count")
+    __slots__ = ("counts",)
 
     def __init__(self) -> None:
-        self._counts = [0] * _NUM_BUCKETS
-        self.count = 0
+        #: One count per bucket of :data:`_UPPER_BOUNDS`, and one past the
+        #: last for anything longer. The gatherer increments it directly.
+        self.counts = [0] * (_NUM_BUCKETS + 1)
+
+    @property
+    def count(self) -> int:
+        """How many durations were recorded."""
+        return sum(self.counts)
 
     def record(self, seconds: float) -> None:
-        if seconds > 0.0:
-            mantissa, exponent = math.frexp(seconds)  # seconds = m * 2**e, 0.5 <= m < 1
-            index = (exponent - _MIN_EXPONENT) * _SUB_BUCKETS + int(mantissa * 32.0) - 16
-            if index < 0:
-                index = 0
-            elif index >= _NUM_BUCKETS:
-                index = _NUM_BUCKETS - 1
-        else:
-            index = 0
-        self._counts[index] += 1
-        self.count += 1
+        self.counts[bucket_of(_UPPER_BOUNDS, seconds)] += 1
 
     def copy(self) -> LatencyHistogram:
         clone = LatencyHistogram()
-        clone._counts = self._counts[:]
-        clone.count = self.count
+        clone.counts = self.counts[:]
         return clone
 
     def percentiles(self, quantiles: tuple[float, ...], ceiling: float) -> tuple[float, ...]:
@@ -67,20 +77,19 @@ class LatencyHistogram:
 
         ``quantiles`` must be ascending; with no samples every answer is 0.0.
         """
-        if self.count == 0:
+        count = self.count
+        if count == 0:
             return tuple(0.0 for _ in quantiles)
-        ranks = [max(1, math.ceil(q * self.count)) for q in quantiles]
+        ranks = [max(1, math.ceil(q * count)) for q in quantiles]
         answers: list[float] = []
         seen = 0
         wanted = 0
-        for index, bucket in enumerate(self._counts):
+        for index, bucket in enumerate(self.counts):
             if not bucket:
                 continue
             seen += bucket
             while wanted < len(ranks) and seen >= ranks[wanted]:
-                exponent, sub = divmod(index, _SUB_BUCKETS)
-                upper = math.ldexp((_SUB_BUCKETS + sub + 1) / 32.0, exponent + _MIN_EXPONENT)
-                answers.append(min(upper, ceiling))
+                answers.append(min(_upper_bound(index), ceiling))
                 wanted += 1
             if wanted == len(ranks):
                 break
@@ -151,15 +160,18 @@ _QUANTILES = (0.5, 0.9, 0.99)
 class Gatherer:
     """Moves each submission between the counters; thread-safe, one per executor.
 
-    The lock is a real OS lock held for a few instructions with no yield
-    inside, so green and native callers alike can take it.
+    Guarded by :data:`greenpool._future.STATE_LOCK`, the real OS lock that
+    also guards every future, held for a few instructions with no yield
+    inside, so green and native callers alike can take it. The ``*_locked``
+    methods are for callers that already hold it: a worker counts a call's
+    start or finish in the same critical section that changes its future
+    (:class:`greenpool._executor.WorkItem`).
     """
 
     __slots__ = (
         "_cancelled",
         "_executed",
         "_failures",
-        "_lock",
         "_max_runtime",
         "_max_wait_time",
         "_pending",
@@ -175,7 +187,6 @@ class Gatherer:
     )
 
     def __init__(self) -> None:
-        self._lock = _native.allocate_lock()
         self._reset()
 
     def _reset(self) -> None:
@@ -190,6 +201,7 @@ class Gatherer:
         self._submitted = self._pending = self._running = 0
         self._executed = self._failures = self._cancelled = self._started = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
+        # The histograms' bucket lists, incremented in place (see started_locked).
         self._runtimes = LatencyHistogram()
         self._waits = LatencyHistogram()
 
@@ -198,57 +210,67 @@ class Gatherer:
         return self._pending
 
     def record_submitted(self) -> None:
-        with self._lock:
+        STATE_LOCK.acquire()
+        try:
             self._submitted += 1
             self._pending += 1
             self.outstanding += 1
+        finally:
+            STATE_LOCK.release()
 
     def record_withdrawn(self) -> None:
         """Undo :meth:`record_submitted` for a call the backend could not take."""
-        with self._lock:
+        STATE_LOCK.acquire()
+        try:
             self._submitted -= 1
             self._pending -= 1
             self.outstanding -= 1
+        finally:
+            STATE_LOCK.release()
 
-    def record_started(self, wait_time: float) -> None:
+    def started_locked(self, wait_time: float) -> None:
+        """A pending call started after waiting ``wait_time`` s for a worker."""
         if wait_time < 0.0:
             wait_time = 0.0
-        with self._lock:
-            self._pending -= 1
-            self._running += 1
-            self._started += 1
-            self._wait_time += wait_time
-            if wait_time > self._max_wait_time:
-                self._max_wait_time = wait_time
-            self._waits.record(wait_time)
+        self._pending -= 1
+        self._running += 1
+        self._started += 1
+        self._wait_time += wait_time
+        if wait_time > self._max_wait_time:
+            self._max_wait_time = wait_time
+        # LatencyHistogram.record, inlined: this runs twice per call.
+        self._waits.counts[bucket_of(_UPPER_BOUNDS, wait_time)] += 1
 
-    def record_finished(self, runtime: float, failed: bool) -> None:
+    def finished_locked(self, runtime: float, failed: bool) -> None:
+        """A running call finished, raising an exception if ``failed``."""
         if runtime < 0.0:
             runtime = 0.0
-        with self._lock:
-            self._running -= 1
-            self.outstanding -= 1
-            self._executed += 1
-            if failed:
-                self._failures += 1
-            self._runtime += runtime
-            if runtime > self._max_runtime:
-                self._max_runtime = runtime
-            self._runtimes.record(runtime)
+        self._running -= 1
+        self.outstanding -= 1
+        self._executed += 1
+        if failed:
+            self._failures += 1
+        self._runtime += runtime
+        if runtime > self._max_runtime:
+            self._max_runtime = runtime
+        self._runtimes.counts[bucket_of(_UPPER_BOUNDS, runtime)] += 1
 
-    def record_cancelled(self) -> None:
+    def cancelled_locked(self) -> None:
         """A pending call was cancelled before any worker started it."""
-        with self._lock:
-            self._pending -= 1
-            self.outstanding -= 1
-            self._cancelled += 1
+        self._pending -= 1
+        self.outstanding -= 1
+        self._cancelled += 1
 
     def clear(self) -> None:
-        with self._lock:
+        STATE_LOCK.acquire()
+        try:
             self._reset()
+        finally:
+            STATE_LOCK.release()
 
     def snapshot(self) -> ExecutorStatistics:
-        with self._lock:
+        STATE_LOCK.acquire()
+        try:
             runtimes = self._runtimes.copy()
             waits = self._waits.copy()
             counters = (
@@ -265,6 +287,8 @@ class Gatherer:
                 self._max_runtime,
                 self._started,
             )
+        finally:
+            STATE_LOCK.release()
         (failures, executed, runtime, cancelled, submitted, rejected, pending, running,
          wait_time, max_wait_time, max_runtime, started) = counters  # fmt: skip
         runtime_p50, runtime_p90, runtime_p99 = runtimes.percentiles(_QUANTILES, max_runtime)

@@ -12,7 +12,7 @@ pair per worker instead of two shared queues::
     | count   | -- wake byte --->  | worker, pickle,  |              | calls in  |
     +---------+                    | batch            |              | order     |
                                    |                  | results pipe |           |
-    Future <== record_finished <== | poll(): results, | <=[id,secs,= | worker #2 |
+    Future <==  item.succeed   <== | poll(): results, | <=[id,secs,= | worker #2 |
                                    | wake, sentinels, |    result]   | ...       |
                                    | deadlines        |              +-----------+
                                    +------------------+ <- progress slots (shared
@@ -131,7 +131,6 @@ from greenpool._executor import (
 )
 from greenpool._future import Future
 from greenpool._parking import ParkingLot
-from greenpool._statistics import Gatherer
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerLostError"]
 
@@ -312,7 +311,6 @@ class _Manager:
         initializer: Callable[..., object] | None,
         initargs: tuple[Any, ...],
         max_tasks: int | None,
-        gatherer: Gatherer,
         submit_lock: _parking.Lock,
     ) -> None:
         self._name = name
@@ -323,7 +321,6 @@ class _Manager:
         self._max_tasks = max_tasks
         # What the manager needs of the executor, not the executor itself:
         # an executor nobody references any more can then be collected.
-        self._gatherer = gatherer
         self._submit_lock = submit_lock
         self._pending: deque[WorkItem] = deque()
         self._thread: Any = None
@@ -596,7 +593,6 @@ class _Manager:
         pending = self._pending
         redispatch = self._redispatch
         in_flight = worker.in_flight
-        record_started = self._gatherer.record_started
         dumps = pickle.dumps
         pack = _wire.CALL_HEADER.pack
         ids = self._call_ids
@@ -624,15 +620,13 @@ class _Manager:
                     pending.popleft()
                 except IndexError:
                     break  # Taken by shutdown(cancel_futures=True) meanwhile.
-                if not item.future.set_running_or_notify_cancel():
-                    continue
                 dispatched_at = now()
-                record_started(dispatched_at - item.submitted_at)
+                if not item.start(dispatched_at):
+                    continue
                 try:
                     payload = dumps((fn, item.args, item.kwargs), _PICKLE_PROTOCOL)
                 except BaseException as exc:
-                    self._gatherer.record_finished(0.0, True)
-                    item.future.set_exception(exc)
+                    item.fail(0.0, exc)
                     del exc
                     continue
                 call = _Call(item, payload, timeout, dispatched_at)
@@ -760,7 +754,6 @@ class _Manager:
         self._redispatch.extend(call for call in in_flight if call.id > started)
         at = now()
         for call in lost:
-            future = call.item.future
             if call.started_at is not None:
                 runtime = at - call.started_at
             else:
@@ -781,8 +774,7 @@ class _Manager:
                     pid=worker.pid,
                     exitcode=exitcode,
                 )
-            self._gatherer.record_finished(runtime, True)
-            future.set_exception(error)
+            call.item.fail(runtime, error)
 
     def _expire_timeouts(self) -> None:
         at = now()
@@ -823,7 +815,6 @@ class _Manager:
         unpack = _wire.RESULT_HEADER.unpack_from
         header_size = _wire.RESULT_HEADER.size
         in_flight = worker.in_flight
-        record_finished = self._gatherer.record_finished
         loads = pickle.loads
         average = self._average_runtime
         size_of_data = len(data)
@@ -844,25 +835,18 @@ class _Manager:
             if call.deadline is not None:
                 self._timed.pop(call, None)
             average = seconds if average is None else average + (seconds - average) * 0.125
-            # The outcome is counted before the future resolves, so that its
-            # waiters see it in the statistics.
-            future = call.item.future
+            item = call.item
             if kind == _RESULT:
                 try:
                     result = loads(data[start:end])
                 except BaseException as exc:  # Such as a class the parent cannot import.
-                    record_finished(seconds, True)
-                    future.set_exception(exc)
+                    item.fail(seconds, exc)
                     del exc
                     continue
-                record_finished(seconds, False)
-                future.set_result(result)
+                item.succeed(seconds, result)
                 del result
             else:
-                error = _wire.decode_error(data[start:end])
-                record_finished(seconds, True)
-                future.set_exception(error)
-                del error
+                item.fail(seconds, _wire.decode_error(data[start:end]))
         self._average_runtime = average
         worker.last_answer_at = now()
         worker.received = bytearray(data[position:])
@@ -898,23 +882,19 @@ class _Manager:
         return error
 
     def _fail_unsent(self) -> None:
-        gatherer = self._gatherer
         while True:
             try:
                 item = self._pending.popleft()
             except IndexError:
                 break
-            if item.future.set_running_or_notify_cancel():
-                gatherer.record_started(now() - item.submitted_at)
-                gatherer.record_finished(0.0, True)
-                item.future.set_exception(self.broken_error())
+            if item.start(now()):
+                item.fail(0.0, self.broken_error())
         self._fail_calls(self._redispatch, self.broken_error)
         self._redispatch.clear()
 
     def _fail_calls(self, calls: Iterable[_Call], error: Callable[[], BaseException]) -> None:
         for call in calls:
-            self._gatherer.record_finished(0.0, True)
-            call.item.future.set_exception(error())
+            call.item.fail(0.0, error())
 
 
 @atexit.register
@@ -1014,7 +994,6 @@ class ProcessPoolExecutor(Executor):
             initializer,
             tuple(initargs),
             max_tasks_per_child,
-            self._gatherer,
             self._submit_lock,
         )
         # Collected without shutdown(): finish what was accepted, then stop.

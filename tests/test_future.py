@@ -6,9 +6,13 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import os
+import random
+import signal
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -314,6 +318,73 @@ def test_concurrent_futures_wait_first_completed_and_all_completed() -> None:
     complete_later(never, 3)
     done, not_done = concurrent.futures.wait([first, second, never], timeout=LONG)
     assert (done, not_done) == ({first, second, never}, set())
+
+
+@pytest.mark.core
+def test_concurrent_futures_wait_on_many_executors_futures_from_many_threads() -> None:
+    # concurrent.futures.wait acquires every future's condition at once, in
+    # id order. Were the futures of each executor to share a lock of their
+    # own, two threads waiting on mixes from two executors would take those
+    # locks in opposite orders and could deadlock (the test's timeout).
+    with (
+        greenpool.ThreadPoolExecutor(2) as left,
+        greenpool.ThreadPoolExecutor(2) as right,
+    ):
+
+        def waiter(seed: int) -> None:
+            for round_ in range(150):
+                futures = [
+                    (left if (seed + round_ + i) % 2 else right).submit(time.sleep, 0)
+                    for i in range(6)
+                ]
+                random.Random(seed * 1000 + round_).shuffle(futures)
+                done, not_done = concurrent.futures.wait(futures, timeout=LONG)
+                assert (len(done), not_done) == (6, set())
+
+        threads = [threading.Thread(target=waiter, args=(seed,)) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(LONG)
+        assert not any(thread.is_alive() for thread in threads)
+        assert left.statistics.executed + right.statistics.executed == 4 * 150 * 6
+
+
+@pytest.mark.core
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_changes_a_future_can_use_futures() -> None:
+    # Every future's state shares one lock; a child forked while another
+    # thread held it must not find it held forever.
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with greenpool.Future()._condition:  # Takes the shared state lock.
+            held.set()
+            release.wait(LONG)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(LONG)
+        with warnings.catch_warnings():
+            # 3.12+ warns that forking a process with threads may deadlock:
+            # exactly what this test checks greenpool does not do.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                signal.alarm(10)  # A deadlock here ends the child, not the test run.
+                future: greenpool.Future[int] = greenpool.Future()
+                future.set_result(7)
+                code = 0 if future.result(timeout=1) == 7 else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        holder.join(LONG)
 
 
 @pytest.mark.core
