@@ -175,11 +175,8 @@ class Gatherer:
         "_max_runtime",
         "_max_wait_time",
         "_pending",
-        "_running",
         "_runtime",
         "_runtimes",
-        "_started",
-        "_submitted",
         "_wait_time",
         "_waits",
         "outstanding",
@@ -198,8 +195,13 @@ class Gatherer:
         #: taking this one: refusing work is the hot path of an overloaded
         #: service.
         self.rejected = 0
-        self._submitted = self._pending = self._running = 0
-        self._executed = self._failures = self._cancelled = self._started = 0
+        # Only what cannot be derived is counted: submitted is executed +
+        # cancelled + outstanding, running is outstanding - pending, started
+        # is executed + running. Each call moves fewer counters, and the
+        # invariant submitted == executed + cancelled + pending + running
+        # holds by construction.
+        self._pending = 0
+        self._executed = self._failures = self._cancelled = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
         # The histograms' bucket lists, incremented in place (see started_locked).
         self._runtimes = LatencyHistogram()
@@ -212,7 +214,6 @@ class Gatherer:
     def record_submitted(self) -> None:
         STATE_LOCK.acquire()
         try:
-            self._submitted += 1
             self._pending += 1
             self.outstanding += 1
         finally:
@@ -222,7 +223,6 @@ class Gatherer:
         """Undo :meth:`record_submitted` for a call the backend could not take."""
         STATE_LOCK.acquire()
         try:
-            self._submitted -= 1
             self._pending -= 1
             self.outstanding -= 1
         finally:
@@ -233,8 +233,6 @@ class Gatherer:
         if wait_time < 0.0:
             wait_time = 0.0
         self._pending -= 1
-        self._running += 1
-        self._started += 1
         self._wait_time += wait_time
         if wait_time > self._max_wait_time:
             self._max_wait_time = wait_time
@@ -245,7 +243,6 @@ class Gatherer:
         """A running call finished, raising an exception if ``failed``."""
         if runtime < 0.0:
             runtime = 0.0
-        self._running -= 1
         self.outstanding -= 1
         self._executed += 1
         if failed:
@@ -278,19 +275,18 @@ class Gatherer:
                 self._executed,
                 self._runtime,
                 self._cancelled,
-                self._submitted,
                 self.rejected,
                 self._pending,
-                self._running,
+                self.outstanding,
                 self._wait_time,
                 self._max_wait_time,
                 self._max_runtime,
-                self._started,
             )
         finally:
             STATE_LOCK.release()
-        (failures, executed, runtime, cancelled, submitted, rejected, pending, running,
-         wait_time, max_wait_time, max_runtime, started) = counters  # fmt: skip
+        (failures, executed, runtime, cancelled, rejected, pending, outstanding,
+         wait_time, max_wait_time, max_runtime) = counters  # fmt: skip
+        running = outstanding - pending
         runtime_p50, runtime_p90, runtime_p99 = runtimes.percentiles(_QUANTILES, max_runtime)
         wait_p50, wait_p90, wait_p99 = waits.percentiles(_QUANTILES, max_wait_time)
         return ExecutorStatistics(
@@ -298,7 +294,7 @@ class Gatherer:
             executed=executed,
             runtime=runtime,
             cancelled=cancelled,
-            submitted=submitted,
+            submitted=executed + cancelled + outstanding,
             rejected=rejected,
             pending=pending,
             running=running,
@@ -311,5 +307,5 @@ class Gatherer:
             wait_p50=wait_p50,
             wait_p90=wait_p90,
             wait_p99=wait_p99,
-            started=started,
+            started=executed + running,
         )
