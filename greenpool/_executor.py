@@ -4,9 +4,10 @@ Data flows one way::
 
     submit(fn, *args)
       -> Executor.submit          shutdown check, check_and_reject(executor, backlog),
-                                  gatherer.record_submitted, all under the submit lock
+                                  gatherer.record_submitted, all under the submit lock;
+                                  returns the WorkItem, which is the call's Future
       -> backend._start(item)     hand the WorkItem to an idle worker, start one, or queue it
-      -> WorkItem.run()           in a worker: record start, call, record outcome
+      -> WorkItem._run()          in a worker: start and count, call, count and resolve
       -> Future resolves          waiters wake, already counted in statistics
 
 Each backend (green, thread, process, synchronous) implements only the
@@ -30,6 +31,7 @@ import numbers
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures._base import PENDING, RUNNING
 from typing import Any, ParamSpec, TypeVar
 
 from greenlet import GreenletExit
@@ -72,90 +74,154 @@ def check_call_timeout(timeout: object, fn: object) -> float:
     return float(timeout)
 
 
-class WorkItem:
-    """One accepted call: its future, what to call, and when it was accepted.
+#: The keyword arguments of every call submitted without any: one shared
+#: empty dict instead of keeping the one ``submit(**kwargs)`` built, which
+#: would hold 64 bytes a queued call and count towards garbage collection.
+_NO_KWARGS: dict[str, Any] = {}
 
-    Also the one place where a call changes state. Each change of its future
-    and the matching count in its executor's statistics happen together,
-    under :data:`greenpool._future.STATE_LOCK`, so whoever sees the future
-    change also sees the call counted, and running a call takes the lock
-    twice: once to start it, once to resolve it. Backends that do not run
-    the call themselves (the process pool) use :meth:`start`, :meth:`succeed`
-    and :meth:`fail` directly.
+
+class WorkItem(Future[Any]):
+    """An accepted call and its future, in one object, as Java's ``FutureTask``.
+
+    ``submit`` returns it: to its caller it is the call's :class:`Future`
+    (``repr`` says so too); to the backend it is the call to run. One object
+    per call rather than a future and a separate work item halves what a
+    queued call costs the garbage collector, the largest share of a burst of
+    submissions. Its call-side members are underscored because every user
+    holds one as a future.
+
+    It is also the one place where a call changes state: each change of the
+    future and the matching count in its executor's statistics happen
+    together, under :data:`greenpool._future.STATE_LOCK`, so whoever sees the
+    future change also sees the call counted, and running a call takes the
+    lock twice: once to start it, once to resolve it. Backends that do not
+    run the call themselves (the process pool) use :meth:`_take_call`,
+    :meth:`_start`, :meth:`_succeed` and :meth:`_fail`.
     """
 
-    __slots__ = ("args", "fn", "future", "gatherer", "kwargs", "submitted_at")
+    _repr_name = "Future"
+
+    __slots__ = ("_args", "_fn", "_gatherer", "_kwargs", "_submitted_at")
 
     def __init__(
         self,
-        future: Future[Any],
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         gatherer: Gatherer,
     ) -> None:
-        self.future = future
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
-        self.gatherer = gatherer
-        self.submitted_at = now()
+        # Future.__init__'s fields, set here rather than through super(),
+        # which would cost as much again as the rest of this method.
+        self._lazy_condition = None
+        self._state = PENDING
+        self._result = None
+        self._exception = None
+        self._waiter_list = None
+        self._callback_list = None
+        self._parked = None
+        self._fn: Callable[..., Any] | None = fn
+        self._args: tuple[Any, ...] = args
+        self._kwargs: dict[str, Any] = kwargs or _NO_KWARGS
+        self._gatherer = gatherer
+        self._submitted_at = now()
 
-    def start(self, started_at: float) -> bool:
+    def _take_call(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        """The call, which this item then forgets: a user may hold the future long
+        after the call ran, and must not keep its function and arguments alive."""
+        call = (self._fn, self._args, self._kwargs)
+        self._fn, self._args, self._kwargs = None, (), _NO_KWARGS
+        return call  # type: ignore[return-value]
+
+    def _cancelled_locked(self) -> None:
+        self._gatherer.cancelled_locked()
+
+    def cancel(self) -> bool:
+        if not super().cancel():
+            return False
+        # No worker will run it now: drop the call (after the lock is
+        # released, since dropping may run the arguments' finalizers).
+        self._take_call()
+        return True
+
+    def _start(self, started_at: float) -> bool:
         """Mark the call running and count its wait; False if it was cancelled meanwhile."""
-        future = self.future
         _acquire()
         try:
-            running = future._start_locked()
+            running = self._start_locked()
             if running:
-                self.gatherer.started_locked(started_at - self.submitted_at)
+                self._gatherer.started_locked(started_at - self._submitted_at)
         finally:
             _release()
         if running is None:
-            future._unexpected_state()
+            self._unexpected_state()
         return running
 
-    def succeed(self, runtime: float, result: Any) -> None:
+    def _succeed(self, runtime: float, result: Any) -> None:
         """Count the started call as finished after ``runtime`` s and resolve it with ``result``."""
-        future = self.future
         _acquire()
         try:
-            self.gatherer.finished_locked(runtime, False)
-            parked = future._finish_locked(result, None)
+            self._gatherer.finished_locked(runtime, False)
+            parked = self._finish_locked(result, None)
         finally:
             _release()
-        future._finished(parked)
+        self._finished(parked)
 
-    def fail(self, runtime: float, error: BaseException) -> None:
+    def _fail(self, runtime: float, error: BaseException) -> None:
         """Count the started call as failed after ``runtime`` s and resolve it with ``error``."""
-        future = self.future
         _acquire()
         try:
-            self.gatherer.finished_locked(runtime, True)
-            parked = future._finish_locked(None, error, failed=True)
+            self._gatherer.finished_locked(runtime, True)
+            parked = self._finish_locked(None, error, failed=True)
         finally:
             _release()
-        future._finished(parked)
+        self._finished(parked)
 
-    def run(self) -> None:
+    def _run(self) -> None:
         """Run the call in this worker, unless it was cancelled while queued.
 
         Every exception goes to the future, as in the stdlib; a
         ``GreenletExit`` (the worker greenlet is being killed) is re-raised
         afterwards so the kill still ends the worker.
+
+        :meth:`_take_call`, :meth:`_start` and :meth:`_succeed`, inlined for
+        the common case: this is most of what a worker does per call, and
+        each method call would add a tenth to it.
         """
+        fn, args, kwargs = self._fn, self._args, self._kwargs
+        self._fn, self._args, self._kwargs = None, (), _NO_KWARGS
+        gatherer = self._gatherer
         started_at = now()
-        if not self.start(started_at):
+        _acquire()
+        try:
+            if self._state == PENDING:
+                self._state = RUNNING
+                gatherer.started_locked(started_at - self._submitted_at)
+                running: bool | None = True
+            else:
+                running = self._start_locked()
+        finally:
+            _release()
+        if not running:
+            if running is None:
+                self._unexpected_state()
             return
         try:
-            result = self.fn(*self.args, **self.kwargs)
+            result = fn(*args, **kwargs)  # type: ignore[misc]
         except BaseException as exc:
-            self.fail(now() - started_at, exc)
+            self._fail(now() - started_at, exc)
             if isinstance(exc, GreenletExit):
                 raise
             del exc  # The traceback references this frame.
         else:
-            self.succeed(now() - started_at, result)
+            runtime = now() - started_at
+            _acquire()
+            try:
+                gatherer.finished_locked(runtime, False)
+                parked = self._finish_locked(result, None)
+            finally:
+                _release()
+            if parked or self._callback_list:
+                self._finished(parked)
 
 
 class Executor(concurrent.futures.Executor):
@@ -184,8 +250,6 @@ class Executor(concurrent.futures.Executor):
         self._check_and_reject = check_and_reject
         self._name = name if name is not None else f"{type(self).__name__}-{next(_executor_ids)}"
         self._gatherer = Gatherer()
-        # One bound method shared by every future, instead of one per future.
-        self._record_cancelled = self._gatherer.cancelled_locked
         self._submit_lock = _parking.Lock()
         self._try_lock = self._submit_lock.try_acquire
         self._shut_down = False
@@ -269,9 +333,7 @@ class Executor(concurrent.futures.Executor):
                 release()
                 raise
         try:
-            future: Future[_T] = Future()
-            future._on_cancel = self._record_cancelled
-            item = WorkItem(future, fn, args, kwargs, gatherer)
+            item = WorkItem(fn, args, kwargs, gatherer)
             gatherer.record_submitted()
             try:
                 run_in_caller = self._start(item)
@@ -282,7 +344,7 @@ class Executor(concurrent.futures.Executor):
             release()
         if run_in_caller:
             self._run_in_caller(item)
-        return future
+        return item  # The call's future.
 
     def map(
         self,
@@ -355,8 +417,8 @@ class Executor(concurrent.futures.Executor):
             self._stop_workers()
         # Outside the lock: cancel() runs callbacks, which may call submit().
         for item in to_cancel:
-            if item.future.cancel():
-                item.future.set_running_or_notify_cancel()
+            if item.cancel():
+                item.set_running_or_notify_cancel()
         if wait:
             self._join_workers()
 
@@ -374,7 +436,7 @@ class Executor(concurrent.futures.Executor):
 
     def _run_in_caller(self, item: WorkItem) -> None:
         """Run an item that ``_start`` gave back to the submitting caller."""
-        item.run()
+        item._run()
 
     def _take_pending(self) -> list[WorkItem]:
         """Remove and return every queued item no worker has taken yet."""

@@ -58,7 +58,7 @@ from concurrent.futures._base import (
     PENDING,
     RUNNING,
 )
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from greenpool import _native
 from greenpool._parking import Waiter, new_waiter
@@ -90,11 +90,13 @@ class Future(concurrent.futures.Future[_T]):
 
     # Slots keep the instance dict that the stdlib base allows from ever being
     # built: one GC-tracked object per call instead of two, and less memory.
+    #: The class name ``repr`` shows, if not this class's own.
+    _repr_name: ClassVar[str | None] = None
+
     __slots__ = (
         "_callback_list",
         "_exception",
         "_lazy_condition",
-        "_on_cancel",
         "_parked",
         "_result",
         "_state",
@@ -117,10 +119,6 @@ class Future(concurrent.futures.Future[_T]):
         # only once an executor discards the call), while a blocked result()
         # must wake as soon as cancel() succeeds.
         self._parked: list[Waiter] | None = None
-        # Set by the executor that owns this future, called with STATE_LOCK
-        # held: counts a cancellation in its statistics in the same critical
-        # section that makes the cancelled state observable.
-        self._on_cancel: Callable[[], None] | None = None
 
     @property
     def _condition(self) -> threading.Condition:
@@ -169,7 +167,8 @@ class Future(concurrent.futures.Future[_T]):
 
     def __repr__(self) -> str:
         state = self._state
-        name = f"<{type(self).__name__} at {id(self):#x} state={_STATE_TO_DESCRIPTION_MAP[state]}"
+        cls = self._repr_name or type(self).__name__
+        name = f"<{cls} at {id(self):#x} state={_STATE_TO_DESCRIPTION_MAP[state]}"
         if state == FINISHED:
             if self._exception is not None:
                 return f"{name} raised {type(self._exception).__name__}>"
@@ -195,8 +194,7 @@ class Future(concurrent.futures.Future[_T]):
             if state != PENDING:
                 return False
             self._state = CANCELLED
-            if self._on_cancel is not None:
-                self._on_cancel()
+            self._cancelled_locked()
             parked, self._parked = self._parked, None
         finally:
             _release()
@@ -237,6 +235,9 @@ class Future(concurrent.futures.Future[_T]):
         self._finished(parked)
 
     # -- transitions, with STATE_LOCK held: for executors ----------------
+
+    def _cancelled_locked(self) -> None:
+        """Just cancelled: a hook for an executor's future to count it, in the same section."""
 
     def _start_locked(self) -> bool | None:
         """``PENDING`` -> ``RUNNING`` (True), or notify a cancel (False); None if neither."""

@@ -136,7 +136,7 @@ class GreenThreadPoolExecutor(Executor):
         pop_ready = self._hub_state.pop_ready
         try:
             while item is not None:
-                item.run()
+                item._run()
                 if queue:
                     item = queue.popleft()
                     continue

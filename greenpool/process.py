@@ -12,7 +12,7 @@ pair per worker instead of two shared queues::
     | count   | -- wake byte --->  | worker, pickle,  |              | calls in  |
     +---------+                    | batch            |              | order     |
                                    |                  | results pipe |           |
-    Future <==  item.succeed   <== | poll(): results, | <=[id,secs,= | worker #2 |
+    Future <== item._succeed   <== | poll(): results, | <=[id,secs,= | worker #2 |
                                    | wake, sentinels, |    result]   | ...       |
                                    | deadlines        |              +-----------+
                                    +------------------+ <- progress slots (shared
@@ -609,7 +609,7 @@ class _Manager:
                     item = pending[0]
                 except IndexError:
                     break
-                fn = item.fn
+                fn = item._fn
                 timeout = None
                 if type(fn) is _TimedCall:
                     if in_flight:
@@ -621,12 +621,13 @@ class _Manager:
                 except IndexError:
                     break  # Taken by shutdown(cancel_futures=True) meanwhile.
                 dispatched_at = now()
-                if not item.start(dispatched_at):
+                _, args, kwargs = item._take_call()  # fn is unwrapped above.
+                if not item._start(dispatched_at):
                     continue
                 try:
-                    payload = dumps((fn, item.args, item.kwargs), _PICKLE_PROTOCOL)
+                    payload = dumps((fn, args, kwargs), _PICKLE_PROTOCOL)
                 except BaseException as exc:
-                    item.fail(0.0, exc)
+                    item._fail(0.0, exc)
                     del exc
                     continue
                 call = _Call(item, payload, timeout, dispatched_at)
@@ -774,7 +775,7 @@ class _Manager:
                     pid=worker.pid,
                     exitcode=exitcode,
                 )
-            call.item.fail(runtime, error)
+            call.item._fail(runtime, error)
 
     def _expire_timeouts(self) -> None:
         at = now()
@@ -840,13 +841,13 @@ class _Manager:
                 try:
                     result = loads(data[start:end])
                 except BaseException as exc:  # Such as a class the parent cannot import.
-                    item.fail(seconds, exc)
+                    item._fail(seconds, exc)
                     del exc
                     continue
-                item.succeed(seconds, result)
+                item._succeed(seconds, result)
                 del result
             else:
-                item.fail(seconds, _wire.decode_error(data[start:end]))
+                item._fail(seconds, _wire.decode_error(data[start:end]))
         self._average_runtime = average
         worker.last_answer_at = now()
         worker.received = bytearray(data[position:])
@@ -887,14 +888,15 @@ class _Manager:
                 item = self._pending.popleft()
             except IndexError:
                 break
-            if item.start(now()):
-                item.fail(0.0, self.broken_error())
+            item._take_call()
+            if item._start(now()):
+                item._fail(0.0, self.broken_error())
         self._fail_calls(self._redispatch, self.broken_error)
         self._redispatch.clear()
 
     def _fail_calls(self, calls: Iterable[_Call], error: Callable[[], BaseException]) -> None:
         for call in calls:
-            call.item.fail(0.0, error())
+            call.item._fail(0.0, error())
 
 
 @atexit.register

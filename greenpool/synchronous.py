@@ -13,18 +13,36 @@ from collections.abc import Callable
 from greenpool._executor import CheckAndReject, Executor, WorkItem
 
 
+class Work:
+    """What futurist's ``run_work_func`` is given: the call, its future, and ``run()``.
+
+    Made only for a ``run_work_func``: the future itself carries the call
+    (:class:`greenpool.WorkItem`), but must not offer its users a ``run()``.
+    """
+
+    __slots__ = ("args", "fn", "future", "kwargs")
+
+    def __init__(self, item: WorkItem) -> None:
+        self.future = item
+        self.fn, self.args, self.kwargs = item._fn, item._args, item._kwargs
+
+    def run(self) -> None:
+        """Run the call (once) and resolve its future."""
+        self.future._run()
+
+
 class SynchronousExecutor(Executor):
     """Runs each submitted call immediately, in the submitting thread.
 
     Accepts futurist's positional ``green`` (ignored: greenpool's future works
     from green and native threads alike) and ``run_work_func``, a callable
-    given the work item, whose ``run()`` runs the call.
+    given a :class:`Work`, whose ``run()`` runs the call.
     """
 
     def __init__(
         self,
         green: bool = False,
-        run_work_func: Callable[[WorkItem], object] | None = None,
+        run_work_func: Callable[[Work], object] | None = None,
         *,
         check_and_reject: CheckAndReject | None = None,
         name: str | None = None,
@@ -52,9 +70,9 @@ class SynchronousExecutor(Executor):
 
     def _run_in_caller(self, item: WorkItem) -> None:
         if self._run_work_func is None:
-            item.run()
+            item._run()
         else:
-            self._run_work_func(item)
+            self._run_work_func(Work(item))
 
     def _take_pending(self) -> list[WorkItem]:
         return []

@@ -59,10 +59,10 @@ import weakref
 from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterable
 from concurrent.futures._base import LOGGER
-from typing import Any, NoReturn
+from typing import Any
 
 from greenpool import _native
-from greenpool._executor import CheckAndReject, Executor, WorkItem
+from greenpool._executor import CheckAndReject, Executor, WorkItem, now
 from greenpool._parking import ParkingLot
 
 
@@ -78,17 +78,11 @@ _BROKEN_MESSAGE = "A thread initializer failed, the thread pool is not usable an
 
 
 def _fail(item: WorkItem, error: BaseException) -> None:
-    """Resolve ``item`` with ``error`` the way a call that raised it would be.
-
-    Going through ``run`` keeps one path for every outcome: a cancelled
-    future stays cancelled, and statistics count the call as failed.
-    """
-
-    def raise_error() -> NoReturn:
-        raise error
-
-    item.fn, item.args, item.kwargs = raise_error, (), {}
-    item.run()
+    """Resolve ``item`` with ``error`` the way a call that raised it would be:
+    a cancelled future stays cancelled, and statistics count the call as failed."""
+    item._take_call()
+    if item._start(now()):
+        item._fail(0.0, error)
 
 
 class _Workers:
@@ -184,9 +178,9 @@ class _Workers:
             queue = self._queue
             while item is not None:
                 try:
-                    item.run()
+                    item._run()
                 except BaseException:
-                    # run() re-raises GreenletExit, having set it on the
+                    # _run() re-raises GreenletExit, having set it on the
                     # future, so that a killed green worker dies. A thread is
                     # no greenlet: carry on.
                     LOGGER.exception("Exception in worker")

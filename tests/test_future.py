@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ import textwrap
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -77,8 +79,56 @@ def test_is_a_stdlib_future_and_green_future_is_the_same_class() -> None:
 @pytest.mark.core
 def test_executor_futures_are_greenpool_futures(executor: GreenThreadPoolExecutor) -> None:
     future = executor.submit(int, "7")
-    assert type(future) is greenpool.Future
+    # A WorkItem: the Future subclass that also carries the call (one object
+    # per call instead of two). Users see a Future, repr included.
+    assert isinstance(future, greenpool.Future)
+    assert type(future) is greenpool.WorkItem
+    assert repr(future).startswith("<Future at ")
     assert future.result(timeout=LONG) == 7
+
+
+class _Watched:
+    """A call or an argument that can be watched with a weak reference."""
+
+    def __call__(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("backend", ["green", "thread"])
+def test_a_held_future_does_not_keep_its_call_alive(backend: str) -> None:
+    # The future also carries its call until a worker takes it (WorkItem).
+    # Once the call has run or was cancelled (by cancel() or by shutdown),
+    # a caller holding the future must not be holding the call's function
+    # and arguments too.
+    if backend == "green":
+        executor: Any = GreenThreadPoolExecutor(1)
+        blocker: Any = eventlet.event.Event()
+        release = lambda: blocker.ready() or blocker.send(None)  # noqa: E731
+    else:
+        executor = greenpool.ThreadPoolExecutor(1)
+        blocker = threading.Event()
+        release = blocker.set
+    try:
+        calls = [_Watched() for _ in range(3)]
+        arguments = [_Watched() for _ in range(3)]
+        ran = executor.submit(calls[0], arguments[0])
+        assert ran.result(timeout=LONG) is None
+        executor.submit(blocker.wait)
+        cancelled = executor.submit(calls[1], arguments[1])
+        dropped = executor.submit(calls[2], arguments[2])
+        assert cancelled.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+        assert dropped.cancelled()
+        refs = [weakref.ref(thing) for thing in (*calls, *arguments)]
+        del calls, arguments
+        gc.collect()
+        # The only worker is still blocked: nothing but the futures saw them.
+        assert [ref() for ref in refs] == [None] * 6
+        assert (ran.done(), cancelled.cancelled()) == (True, True)  # Still held.
+    finally:
+        release()
+        executor.shutdown(wait=True)
 
 
 # -- the stdlib's state machine, side by side --------------------------------

@@ -34,7 +34,7 @@ def test_calls_run_in_the_caller_before_submit_returns() -> None:
 @pytest.mark.core
 def test_it_returns_the_same_future_type_as_every_executor() -> None:
     future = SynchronousExecutor().submit(abs, -2)
-    assert type(future) is greenpool.Future
+    assert type(future) is greenpool.WorkItem  # As from every other executor.
     assert isinstance(future, greenpool.GreenFuture)
 
 

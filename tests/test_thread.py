@@ -114,7 +114,8 @@ def test_returns_greenpool_futures_with_results_and_exceptions(
     executor = make_executor(2)
     ok = executor.submit(pow, 2, 10)
     failed = executor.submit(int, "x")
-    assert type(ok) is greenpool.Future
+    assert type(ok) is greenpool.WorkItem  # A greenpool.Future, as from every executor.
+    assert isinstance(ok, greenpool.Future)
     assert ok.result(5) == 1024
     with pytest.raises(ValueError):
         failed.result(5)
