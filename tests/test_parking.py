@@ -308,6 +308,123 @@ def test_green_waiter_in_a_second_hub_woken_from_the_main_hub() -> None:
     assert elapsed < WOKEN_BOUND
 
 
+# -- the hub's pipe -------------------------------------------------------------
+
+# Each in a fresh interpreter: the hub of this one has watched the pipe for long.
+_PIPE_PRELUDE = """
+import threading, time, warnings
+warnings.simplefilter("ignore")
+import eventlet, eventlet.hubs
+import greenpool
+from greenpool._parking import hub_state
+
+hub = eventlet.hubs.get_hub()
+
+def watched():
+    return dict(hub.listeners[hub.READ]), dict(hub.listeners[hub.WRITE])
+"""
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("first_contact", ["submit", "wake", "shutdown"])
+def test_the_hub_pipe_is_watched_only_once_another_thread_reaches_for_it(
+    python: Any, first_contact: str
+) -> None:
+    # A hub that watches no descriptor times its sleeps to the microsecond;
+    # watching the pipe would round each up to the millisecond. So greenpool
+    # leaves it unwatched until another OS thread sends something through
+    # it, and that first thing still arrives (the hub polls for it).
+    proc = python(
+        _PIPE_PRELUDE
+        + f"""
+first_contact = {first_contact!r}
+"""
+        + """
+executor = greenpool.GreenThreadPoolExecutor(4)
+futures = [executor.submit(eventlet.sleep, 0.01) for _ in range(8)]
+assert [f.result(timeout=10) for f in futures] == [None] * 8
+eventlet.sleep(0.05)  # Five polls of the hub: none finds a reason to watch.
+channel = hub_state(hub).channel
+assert not channel.watched and watched() == ({}, {}), watched()
+
+if first_contact == "submit":  # A native thread submits to the green pool.
+    submitted = []
+    native = threading.Thread(target=lambda: submitted.append(executor.submit(pow, 3, 2)))
+    native.start()
+    native.join()
+    assert submitted[0].result(timeout=10) == 9
+elif first_contact == "wake":  # A native thread completes what a green thread waits on.
+    future = greenpool.Future()
+    threading.Timer(0.02, future.set_result, ("done",)).start()
+    assert future.result(timeout=10) == "done"
+else:  # A native thread shuts the green pool down, releasing its idle workers.
+    native = threading.Thread(target=executor.shutdown)
+    native.start()
+    while native.is_alive():
+        eventlet.sleep(0.005)
+    assert executor.num_workers == 0
+assert channel.watched and list(watched()[0]) == [channel._read_fd], watched()
+
+# From now on the hub is woken through the pipe.
+future = greenpool.Future()
+threading.Timer(0.02, future.set_result, ("again",)).start()
+assert future.result(timeout=10) == "again"
+print("ok")
+""",
+        30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.core
+def test_the_hub_pipe_is_watched_at_once_by_a_hub_that_watches_a_descriptor(
+    python: Any,
+) -> None:
+    # Nothing to lose then: the hub waits in epoll already.
+    proc = python(
+        _PIPE_PRELUDE
+        + """
+import os
+read_fd, _ = os.pipe()
+hub.add(hub.READ, read_fd, lambda fd: None, lambda *args: None, None)
+executor = greenpool.GreenThreadPoolExecutor(1)
+channel = hub_state(hub).channel
+assert channel.watched and sorted(watched()[0]) == sorted([read_fd, channel._read_fd])
+print("ok")
+""",
+        30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.core
+def test_the_hub_pipe_is_watched_once_the_hub_starts_watching_a_descriptor(
+    python: Any,
+) -> None:
+    proc = python(
+        _PIPE_PRELUDE
+        + """
+import socket
+executor = greenpool.GreenThreadPoolExecutor(1)
+channel = hub_state(hub).channel
+assert not channel.watched
+server = eventlet.listen(("127.0.0.1", 0))
+accepting = eventlet.spawn(server.accept)  # The hub now watches the socket.
+eventlet.sleep(0.05)
+assert channel.watched and channel._read_fd in watched()[0], watched()
+client = socket.create_connection(server.getsockname())
+conn, _ = accepting.wait()
+conn.close(), client.close(), server.close()
+print("ok")
+""",
+        30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
 # -- Lock ---------------------------------------------------------------------
 
 
