@@ -4,7 +4,7 @@ Data flows one way::
 
     submit(fn, *args)
       -> Executor.submit          shutdown check, check_and_reject(executor, backlog),
-                                  gatherer.record_submitted, all under the submit lock;
+                                  count it submitted, all under the submit lock;
                                   returns the WorkItem, which is the call's Future
       -> backend._start(item)     hand the WorkItem to an idle worker, start one, or queue it
       -> WorkItem._run()          in a worker: start and count, call, count and resolve
@@ -322,7 +322,10 @@ class Executor(concurrent.futures.Executor):
         gatherer = self._gatherer
         check_and_reject = self._check_and_reject
         if check_and_reject is not None:
-            backlog = gatherer.outstanding - self._concurrency
+            # gatherer.outstanding, inlined: a rejected submit is a hot path.
+            backlog = (
+                gatherer.submitted - gatherer.executed - gatherer.cancelled - self._concurrency
+            )
             try:
                 check_and_reject(self, backlog if backlog > 0 else 0)
             except RejectedSubmission:
@@ -334,11 +337,12 @@ class Executor(concurrent.futures.Executor):
                 raise
         try:
             item = WorkItem(fn, args, kwargs, gatherer)
-            gatherer.record_submitted()
+            # Counted before any worker can see the call (see Gatherer).
+            gatherer.submitted += 1
             try:
                 run_in_caller = self._start(item)
             except BaseException:
-                gatherer.record_withdrawn()
+                gatherer.submitted -= 1  # Withdrawn: the backend could not take it.
                 raise
         finally:
             release()

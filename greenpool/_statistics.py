@@ -1,13 +1,14 @@
 """What an executor did: the frozen :class:`ExecutorStatistics` snapshot and the gatherer.
 
 Every submission passes through one :class:`Gatherer`, owned by the executor
-base, that moves it between counters: ``submitted`` -> ``pending`` ->
-``running`` -> ``executed``, or ``pending`` -> ``cancelled``; a refused one only
-counts as ``rejected``. Each move happens under one lock, so any snapshot
-satisfies ``submitted == executed + cancelled + pending + running``.
+base, that follows it through ``submitted`` -> ``pending`` -> ``running`` ->
+``executed``, or ``pending`` -> ``cancelled``; a refused one only counts as
+``rejected``. It counts events (submitted, started, executed, cancelled) and
+derives the states from them, so any snapshot satisfies ``submitted ==
+executed + cancelled + pending + running``.
 
-Workers record a call's outcome *before* they resolve its future, so whoever
-wakes on the future already sees the call counted.
+Workers record a call's outcome in the same critical section that resolves
+its future, so whoever wakes on the future already sees the call counted.
 
 Two kinds of time are kept apart, unlike futurist (whose ``runtime`` starts
 at submit and so includes the time a call sat in the queue): ``wait_time``,
@@ -160,48 +161,47 @@ _QUANTILES = (0.5, 0.9, 0.99)
 class Gatherer:
     """Moves each submission between the counters; thread-safe, one per executor.
 
-    Guarded by :data:`greenpool._future.STATE_LOCK`, the real OS lock that
-    also guards every future, held for a few instructions with no yield
-    inside, so green and native callers alike can take it. The ``*_locked``
-    methods are for callers that already hold it: a worker counts a call's
-    start or finish in the same critical section that changes its future
-    (:class:`greenpool._executor.WorkItem`).
+    Only what cannot be derived is counted, each by whoever causes it:
+
+    * ``submitted`` and ``rejected`` by the executor's ``submit``, under the
+      executor's submit lock, which it holds anyway: an accepted call costs
+      the submitter no second lock, and refusing work, the hot path of an
+      overloaded service, costs no lock at all beyond that one.
+    * ``started``, ``executed``, ``failures``, ``cancelled`` and the times, by
+      workers and cancellers under :data:`greenpool._future.STATE_LOCK`, the
+      real OS lock that also guards every future, held for a few
+      instructions with no yield inside. The ``*_locked`` methods are for
+      callers that already hold it: a worker counts a call's start or finish
+      in the same critical section that changes its future
+      (:class:`greenpool._executor.WorkItem`).
+
+    Everything else is derived: ``pending = submitted - started - cancelled``,
+    ``running = started - executed``. A call is counted as submitted before
+    any worker can see it, so neither is ever negative, and ``submitted ==
+    executed + cancelled + pending + running`` holds by construction.
     """
 
     __slots__ = (
-        "_cancelled",
-        "_executed",
-        "_failures",
         "_max_runtime",
         "_max_wait_time",
-        "_pending",
         "_runtime",
         "_runtimes",
         "_wait_time",
         "_waits",
-        "outstanding",
+        "cancelled",
+        "executed",
+        "failures",
         "rejected",
+        "started",
+        "submitted",
     )
 
     def __init__(self) -> None:
         self._reset()
 
     def _reset(self) -> None:
-        #: Accepted calls not finished yet (pending + running), kept as a plain
-        #: attribute because every submit reads it to compute the backlog.
-        self.outstanding = 0
-        #: Submissions ``check_and_reject`` refused. The executor counts them
-        #: under its own submit lock, which it holds anyway, rather than
-        #: taking this one: refusing work is the hot path of an overloaded
-        #: service.
-        self.rejected = 0
-        # Only what cannot be derived is counted: submitted is executed +
-        # cancelled + outstanding, running is outstanding - pending, started
-        # is executed + running. Each call moves fewer counters, and the
-        # invariant submitted == executed + cancelled + pending + running
-        # holds by construction.
-        self._pending = 0
-        self._executed = self._failures = self._cancelled = 0
+        self.submitted = self.rejected = 0
+        self.started = self.executed = self.failures = self.cancelled = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
         # The histograms' bucket lists, incremented in place (see started_locked).
         self._runtimes = LatencyHistogram()
@@ -209,30 +209,19 @@ class Gatherer:
 
     @property
     def pending(self) -> int:
-        return self._pending
+        """Accepted calls not started yet."""
+        return self.submitted - self.started - self.cancelled
 
-    def record_submitted(self) -> None:
-        STATE_LOCK.acquire()
-        try:
-            self._pending += 1
-            self.outstanding += 1
-        finally:
-            STATE_LOCK.release()
-
-    def record_withdrawn(self) -> None:
-        """Undo :meth:`record_submitted` for a call the backend could not take."""
-        STATE_LOCK.acquire()
-        try:
-            self._pending -= 1
-            self.outstanding -= 1
-        finally:
-            STATE_LOCK.release()
+    @property
+    def outstanding(self) -> int:
+        """Accepted calls not finished yet: pending and running."""
+        return self.submitted - self.executed - self.cancelled
 
     def started_locked(self, wait_time: float) -> None:
         """A pending call started after waiting ``wait_time`` s for a worker."""
         if wait_time < 0.0:
             wait_time = 0.0
-        self._pending -= 1
+        self.started += 1
         self._wait_time += wait_time
         if wait_time > self._max_wait_time:
             self._max_wait_time = wait_time
@@ -243,10 +232,9 @@ class Gatherer:
         """A running call finished, raising an exception if ``failed``."""
         if runtime < 0.0:
             runtime = 0.0
-        self.outstanding -= 1
-        self._executed += 1
+        self.executed += 1
         if failed:
-            self._failures += 1
+            self.failures += 1
         self._runtime += runtime
         if runtime > self._max_runtime:
             self._max_runtime = runtime
@@ -254,9 +242,7 @@ class Gatherer:
 
     def cancelled_locked(self) -> None:
         """A pending call was cancelled before any worker started it."""
-        self._pending -= 1
-        self.outstanding -= 1
-        self._cancelled += 1
+        self.cancelled += 1
 
     def clear(self) -> None:
         STATE_LOCK.acquire()
@@ -271,22 +257,21 @@ class Gatherer:
             runtimes = self._runtimes.copy()
             waits = self._waits.copy()
             counters = (
-                self._failures,
-                self._executed,
+                self.failures,
+                self.executed,
                 self._runtime,
-                self._cancelled,
+                self.cancelled,
+                self.submitted,
                 self.rejected,
-                self._pending,
-                self.outstanding,
+                self.started,
                 self._wait_time,
                 self._max_wait_time,
                 self._max_runtime,
             )
         finally:
             STATE_LOCK.release()
-        (failures, executed, runtime, cancelled, rejected, pending, outstanding,
+        (failures, executed, runtime, cancelled, submitted, rejected, started,
          wait_time, max_wait_time, max_runtime) = counters  # fmt: skip
-        running = outstanding - pending
         runtime_p50, runtime_p90, runtime_p99 = runtimes.percentiles(_QUANTILES, max_runtime)
         wait_p50, wait_p90, wait_p99 = waits.percentiles(_QUANTILES, max_wait_time)
         return ExecutorStatistics(
@@ -294,10 +279,10 @@ class Gatherer:
             executed=executed,
             runtime=runtime,
             cancelled=cancelled,
-            submitted=executed + cancelled + outstanding,
+            submitted=submitted,
             rejected=rejected,
-            pending=pending,
-            running=running,
+            pending=submitted - started - cancelled,
+            running=started - executed,
             wait_time=wait_time,
             max_wait_time=max_wait_time,
             max_runtime=max_runtime,
@@ -307,5 +292,5 @@ class Gatherer:
             wait_p50=wait_p50,
             wait_p90=wait_p90,
             wait_p99=wait_p99,
-            started=executed + running,
+            started=started,
         )
