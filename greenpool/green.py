@@ -28,10 +28,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from greenlet import getcurrent, greenlet
 
-from greenpool import _native
 from greenpool._errors import CallTimeoutError
 from greenpool._executor import CheckAndReject, Executor, WorkItem, check_call_timeout
 from greenpool._future import Future
+from greenpool._native import get_ident
 from greenpool._parking import ParkingLot, hub_state
 
 _P = ParamSpec("_P")
@@ -94,8 +94,15 @@ class GreenThreadPoolExecutor(Executor):
     # -- backend hooks ---------------------------------------------------
 
     def _start(self, item: WorkItem) -> bool:
-        if _native.get_ident() == self._hub_thread:
-            self._dispatch(item)
+        if get_ident() == self._hub_thread:
+            queue = self._queue
+            if queue:
+                # Calls wait already, so every worker is busy (a worker takes
+                # queued calls before it goes idle): wait behind them. The
+                # common case of a burst, checked before anything else.
+                queue.append(item)
+            else:
+                self._dispatch(item)
         else:
             self._in_transit.add(item)
             self._hub_state.channel.call_soon(lambda: self._arrive(item))
@@ -205,7 +212,7 @@ class GreenThreadPoolExecutor(Executor):
 
     def _stop_workers(self) -> None:
         self._stopping = True
-        if _native.get_ident() == self._hub_thread:
+        if get_ident() == self._hub_thread:
             self._release_idle()
         else:
             self._hub_state.channel.call_soon(self._release_idle)
