@@ -12,10 +12,11 @@ things the stdlib future cannot do under eventlet:
   swaps in a green condition instead, so a native thread waiting on it
   sleeps until its timeout.
 * **Cost.** The stdlib future builds a ``Condition`` over an ``RLock`` for
-  every call (about 1.6 us and 1.6 KB). This one holds a plain real lock and
-  builds the ``_condition`` that ``concurrent.futures.wait`` needs only if
-  such a function ever asks for it. The condition wraps the same lock, so
-  the stdlib helpers and these methods exclude each other correctly.
+  every call (about 1.6 us and 1.6 KB). This one has no lock of its own (see
+  below) and builds the ``_condition`` that ``concurrent.futures.wait`` needs
+  only if such a function ever asks for it. The condition wraps the shared
+  state lock, so the stdlib helpers and these methods exclude each other
+  correctly.
 
 State names and transitions are the stdlib's, including ``CANCELLED`` ->
 ``CANCELLED_AND_NOTIFIED`` in :meth:`set_running_or_notify_cancel`, so
@@ -38,7 +39,7 @@ reentrant OS lock, :data:`STATE_LOCK`, instead of a lock per future:
   callback, a wake-up or a green switch, so contention costs nanoseconds.
 
 The lock is taken with explicit ``acquire``/``release`` rather than ``with``:
-a ``with`` block costs twice as much, and a call passes through four.
+a ``with`` block costs twice as much, and every call passes through two.
 """
 
 from __future__ import annotations
