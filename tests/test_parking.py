@@ -325,6 +325,13 @@ def watched():
 """
 
 
+def run_in_a_fresh_hub(python: Any, code: str) -> None:
+    """Run ``code`` after :data:`_PIPE_PRELUDE` in a new interpreter; it must print ok."""
+    proc = python(_PIPE_PRELUDE + code + '\nprint("ok")\n', 30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
 @pytest.mark.core
 @pytest.mark.parametrize("first_contact", ["submit", "wake", "shutdown"])
 def test_the_hub_pipe_is_watched_only_once_another_thread_reaches_for_it(
@@ -334,11 +341,9 @@ def test_the_hub_pipe_is_watched_only_once_another_thread_reaches_for_it(
     # watching the pipe would round each up to the millisecond. So greenpool
     # leaves it unwatched until another OS thread sends something through
     # it, and that first thing still arrives (the hub polls for it).
-    proc = python(
-        _PIPE_PRELUDE
-        + f"""
-first_contact = {first_contact!r}
-"""
+    run_in_a_fresh_hub(
+        python,
+        f"first_contact = {first_contact!r}\n"
         + """
 executor = greenpool.GreenThreadPoolExecutor(4)
 futures = [executor.submit(eventlet.sleep, 0.01) for _ in range(8)]
@@ -369,12 +374,8 @@ assert channel.watched and list(watched()[0]) == [channel._read_fd], watched()
 future = greenpool.Future()
 threading.Timer(0.02, future.set_result, ("again",)).start()
 assert future.result(timeout=10) == "again"
-print("ok")
 """,
-        30,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
 @pytest.mark.core
@@ -382,30 +383,26 @@ def test_the_hub_pipe_is_watched_at_once_by_a_hub_that_watches_a_descriptor(
     python: Any,
 ) -> None:
     # Nothing to lose then: the hub waits in epoll already.
-    proc = python(
-        _PIPE_PRELUDE
-        + """
+    run_in_a_fresh_hub(
+        python,
+        """
 import os
 read_fd, _ = os.pipe()
 hub.add(hub.READ, read_fd, lambda fd: None, lambda *args: None, None)
 executor = greenpool.GreenThreadPoolExecutor(1)
 channel = hub_state(hub).channel
 assert channel.watched and sorted(watched()[0]) == sorted([read_fd, channel._read_fd])
-print("ok")
 """,
-        30,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
 @pytest.mark.core
 def test_the_hub_pipe_is_watched_once_the_hub_starts_watching_a_descriptor(
     python: Any,
 ) -> None:
-    proc = python(
-        _PIPE_PRELUDE
-        + """
+    run_in_a_fresh_hub(
+        python,
+        """
 import socket
 executor = greenpool.GreenThreadPoolExecutor(1)
 channel = hub_state(hub).channel
@@ -417,12 +414,8 @@ assert channel.watched and channel._read_fd in watched()[0], watched()
 client = socket.create_connection(server.getsockname())
 conn, _ = accepting.wait()
 conn.close(), client.close(), server.close()
-print("ok")
 """,
-        30,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
 # -- Lock ---------------------------------------------------------------------
