@@ -159,7 +159,7 @@ _QUANTILES = (0.5, 0.9, 0.99)
 
 
 class Gatherer:
-    """Moves each submission between the counters; thread-safe, one per executor.
+    """Counts what happens to each submission; thread-safe, one per executor.
 
     Only what cannot be derived is counted, each by whoever causes it:
 

@@ -149,7 +149,10 @@ class GreenThreadPoolExecutor(Executor):
     def _switch_all(self) -> None:
         self._switching = False
         switches = self._switches
-        while switches:
+        # Only the switches already scheduled: those that the calls run here
+        # schedule (a call that submits another) wait for the next timer, so
+        # a chain of calls submitting calls cannot keep the hub from its IO.
+        for _ in range(len(switches)):
             worker, payload = switches.popleft()
             if worker.dead:  # Killed before its switch: give its call to another.
                 if isinstance(payload, list):
@@ -160,7 +163,8 @@ class GreenThreadPoolExecutor(Executor):
             try:
                 worker.switch(payload)
             except BaseException:
-                # Reported by the hub as its timer's error; the rest still run.
+                # Reported by the hub as its timer's error; the rest run on
+                # its next turn.
                 if switches and not self._switching:
                     self._switching = True
                     self._hub.schedule_call_global(0, self._switch_all)

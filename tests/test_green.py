@@ -626,6 +626,38 @@ def test_shutdown_accounts_for_a_call_a_native_thread_just_submitted(
     assert future.cancelled() if cancel_futures else future.result(timeout=0) == 1
 
 
+@pytest.mark.core
+def test_a_chain_of_calls_that_submit_calls_leaves_other_green_threads_their_turn(
+    make: Callable[..., Any],
+) -> None:
+    # Each call hands the next to an idle worker. The hub switches to
+    # workers in batches, one timer for all switches scheduled before it
+    # fires; a batch must not also run the switches its own calls schedule,
+    # or the chain would hold the hub (and its IO) until it ended.
+    executor = make(2)
+    done = eventlet.event.Event()
+
+    def link(remaining: int) -> None:
+        if remaining == 0:
+            done.send(None)
+        else:
+            executor.submit(link, remaining - 1)
+
+    ticks = [0]
+
+    def tick() -> None:
+        while not done.ready():
+            ticks[0] += 1
+            eventlet.sleep(0)
+
+    ticker = eventlet.spawn(tick)
+    executor.submit(link, 300)
+    with eventlet.Timeout(10):
+        done.wait()
+        ticker.wait()
+    assert ticks[0] >= 100, ticks  # About one tick a link: the hub turned between links.
+
+
 class _Result:
     """A result that can be watched with a weak reference."""
 
