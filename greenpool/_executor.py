@@ -96,7 +96,8 @@ class WorkItem(Future[Any]):
     future change also sees the call counted, and running a call takes the
     lock twice: once to start it, once to resolve it. Backends that do not
     run the call themselves (the process pool) use :meth:`_take_call`,
-    :meth:`_start`, :meth:`_succeed` and :meth:`_fail`.
+    :meth:`_start`, :meth:`_succeed` and :meth:`_fail`; a broken pool fails
+    the calls it will not run with :meth:`_refuse`.
     """
 
     _repr_name = "Future"
@@ -175,6 +176,16 @@ class WorkItem(Future[Any]):
         finally:
             _release()
         self._finished(parked)
+
+    def _refuse(self, error: BaseException) -> None:
+        """Fail, with ``error``, a call no worker will run (a broken pool).
+
+        Counted as a call that started and failed at once, like one that
+        raised ``error``; a cancelled future stays cancelled.
+        """
+        self._take_call()
+        if self._start(now()):
+            self._fail(0.0, error)
 
     def _run(self) -> None:
         """Run the call in this worker, unless it was cancelled while queued.

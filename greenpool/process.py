@@ -888,9 +888,7 @@ class _Manager:
                 item = self._pending.popleft()
             except IndexError:
                 break
-            item._take_call()
-            if item._start(now()):
-                item._fail(0.0, self.broken_error())
+            item._refuse(self.broken_error())
         self._fail_calls(self._redispatch, self.broken_error)
         self._redispatch.clear()
 

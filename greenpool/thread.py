@@ -62,7 +62,7 @@ from concurrent.futures._base import LOGGER
 from typing import Any
 
 from greenpool import _native
-from greenpool._executor import CheckAndReject, Executor, WorkItem, now
+from greenpool._executor import CheckAndReject, Executor, WorkItem
 from greenpool._parking import ParkingLot
 
 
@@ -75,14 +75,6 @@ class BrokenThreadPool(concurrent.futures.thread.BrokenThreadPool):
 
 
 _BROKEN_MESSAGE = "A thread initializer failed, the thread pool is not usable anymore"
-
-
-def _fail(item: WorkItem, error: BaseException) -> None:
-    """Resolve ``item`` with ``error`` the way a call that raised it would be:
-    a cancelled future stays cancelled, and statistics count the call as failed."""
-    item._take_call()
-    if item._start(now()):
-        item._fail(0.0, error)
 
 
 class _Workers:
@@ -207,7 +199,7 @@ class _Workers:
         for failed in (item, *pending):
             error = BrokenThreadPool(_BROKEN_MESSAGE)
             error.__cause__ = cause
-            _fail(failed, error)
+            failed._refuse(error)
 
     def take_pending(self) -> list[WorkItem]:
         with self._guard:
