@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import numbers
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +39,7 @@ from greenpool import _parking
 from greenpool._errors import RejectedSubmission
 from greenpool._future import STATE_LOCK, Future
 from greenpool._statistics import ExecutorStatistics, Gatherer
+from greenpool._timeouts import call_timeout, wait_timeout
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -66,12 +66,15 @@ def check_map_arguments(fn: object, chunksize: object) -> None:
 
 
 def check_call_timeout(timeout: object, fn: object) -> float:
-    """``timeout`` in seconds for ``submit_with_timeout``, once it and ``fn`` are checked."""
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    """``timeout`` in seconds for ``submit_with_timeout``, once it and ``fn`` are checked.
+
+    ``math.inf`` means the call is never interrupted: the backend then submits
+    it as a plain call.
+    """
+    seconds = call_timeout(timeout)
     if not callable(fn):
         raise TypeError(f"{fn!r} is not callable")
-    return float(timeout)
+    return seconds
 
 
 #: The keyword arguments of every call submitted without any: one shared
@@ -380,7 +383,8 @@ class Executor(concurrent.futures.Executor):
         batch calls (the process pool) use it.
         """
         check_map_arguments(fn, chunksize)
-        deadline = None if timeout is None else now() + timeout
+        seconds = wait_timeout(timeout)
+        deadline = None if seconds is None else now() + seconds
         arguments = zip(*iterables, strict=False)
         window = 2 * self._max_workers
         in_flight: deque[Future[_T]] = deque()

@@ -63,6 +63,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 
 from greenpool import _native
 from greenpool._parking import Waiter, new_waiter
+from greenpool._timeouts import wait_timeout
 
 _T = TypeVar("_T")
 
@@ -304,8 +305,14 @@ class Future(concurrent.futures.Future[_T]):
             LOGGER.exception("exception calling callback for %r", self)
 
     def result(self, timeout: float | None = None) -> _T:
-        """The call's result; raises its exception, ``CancelledError`` or ``TimeoutError``."""
+        """The call's result; raises its exception, ``CancelledError`` or ``TimeoutError``.
+
+        ``timeout`` is in seconds (None or ``inf``: wait for ever; 0 or less:
+        do not wait); NaN raises ``ValueError`` and a non-number ``TypeError``.
+        """
         try:
+            if timeout is not None:
+                timeout = wait_timeout(timeout)
             if self._state not in _DONE_STATES:
                 self._park(timeout)
             state = self._state
@@ -321,7 +328,12 @@ class Future(concurrent.futures.Future[_T]):
             self = None  # type: ignore[assignment]
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The call's exception, or None; raises ``CancelledError`` or ``TimeoutError``."""
+        """The call's exception, or None; raises ``CancelledError`` or ``TimeoutError``.
+
+        ``timeout`` as for :meth:`result`.
+        """
+        if timeout is not None:
+            timeout = wait_timeout(timeout)
         if self._state not in _DONE_STATES:
             self._park(timeout)
         state = self._state

@@ -33,7 +33,8 @@ from typing import Any
 
 from greenlet import getcurrent
 
-from greenpool import _hubcall, _native
+from greenpool import _hubcall, _native, _timeouts
+from greenpool._timeouts import os_wait
 
 
 def current_hub() -> Any | None:
@@ -70,11 +71,20 @@ class NativeWaiter:
             pass  # Released already by an earlier wake.
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until woken or ``timeout`` seconds pass; return whether woken."""
+        """Block until woken or ``timeout`` seconds pass; return whether woken.
+
+        A real lock cannot wait for years in one go (it overflows), so a long
+        timeout is waited for in steps of at most ``LONGEST_OS_WAIT``.
+        """
         if timeout is None:
             self._lock.acquire()
-        else:
-            self._lock.acquire(True, max(0.0, timeout))
+            return self.woken
+        remaining = timeout if timeout > 0.0 else 0.0
+        deadline = time.monotonic() + remaining
+        while not self._lock.acquire(True, os_wait(remaining)):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.0:
+                break
         return self.woken
 
 
@@ -127,6 +137,43 @@ class HubState:
         return None
 
 
+class _SteppedTimer:
+    """A hub timer too long for eventlet: re-armed every ``LONGEST_OS_WAIT`` until it is due."""
+
+    __slots__ = ("_args", "_deadline", "_fn", "_hub", "_timer")
+
+    def __init__(self, hub: Any, seconds: float, fn: Callable[..., object], args: tuple[Any, ...]):
+        self._hub = hub
+        self._deadline = hub.clock() + seconds
+        self._fn = fn
+        self._args = args
+        self._timer = hub.schedule_call_global(os_wait(seconds), self._fire)
+
+    def _fire(self) -> None:
+        remaining = self._deadline - self._hub.clock()
+        if remaining > 0:
+            self._timer = self._hub.schedule_call_global(os_wait(remaining), self._fire)
+        else:
+            self._fn(*self._args)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def call_later(hub: Any, seconds: float, fn: Callable[..., object], *args: Any) -> Any:
+    """``hub.schedule_call_global(seconds, fn, *args)`` for any ``seconds``; has ``cancel()``.
+
+    eventlet hands the time to its next timer straight to ``epoll``/``poll``,
+    which take a 32-bit count of milliseconds: a timer 24.9 days or more away
+    in a hub that watches a descriptor raises ``OverflowError`` out of the
+    hub's loop. A longer delay is therefore waited for in steps. Call from
+    the hub's own thread.
+    """
+    if seconds <= _timeouts.LONGEST_OS_WAIT:
+        return hub.schedule_call_global(seconds, fn, *args)
+    return _SteppedTimer(hub, seconds, fn, args)
+
+
 def hub_state(hub: Any) -> HubState:
     """The :class:`HubState` of ``hub``; the first call must come from the hub's thread."""
     state: HubState | None = getattr(hub, "_greenpool_state", None)
@@ -163,7 +210,7 @@ class GreenWaiter:
         hub = self._state.hub
         timer = None
         if timeout is not None:
-            timer = hub.schedule_call_global(max(0.0, timeout), self._expire)
+            timer = call_later(hub, max(0.0, timeout), self._expire)
         try:
             # Only _resume or HubState.pop_ready switch back here, and only
             # while _parked is set; the loop guards against any other switch.

@@ -22,8 +22,12 @@ users of the thread and process executors must not see that.
 
 from __future__ import annotations
 
+import logging
+import math
+import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures._base import PENDING
 from typing import Any, ParamSpec, TypeVar
 
 from greenlet import getcurrent, greenlet
@@ -32,7 +36,9 @@ from greenpool._errors import CallTimeoutError
 from greenpool._executor import CheckAndReject, Executor, WorkItem, check_call_timeout
 from greenpool._future import Future
 from greenpool._native import get_ident
-from greenpool._parking import ParkingLot, hub_state
+from greenpool._parking import ParkingLot, call_later, current_hub, hub_state
+
+LOGGER = logging.getLogger("greenpool")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -86,9 +92,12 @@ class GreenThreadPoolExecutor(Executor):
         statistics count a failure. The worker survives and takes the next call.
 
         Time spent waiting in the queue does not count. A call that catches the
-        error and carries on is not interrupted again.
+        error and carries on is not interrupted again. ``timeout`` must be
+        greater than 0; ``math.inf`` never interrupts (a plain :meth:`submit`).
         """
         seconds = check_call_timeout(timeout, fn)
+        if seconds == math.inf:
+            return self.submit(fn, *args, **kwargs)
         return self.submit(_TimedCall(self._hub, seconds, fn), *args, **kwargs)
 
     # -- backend hooks ---------------------------------------------------
@@ -254,7 +263,7 @@ class _TimedCall:
         error = CallTimeoutError(f"call to {self._fn!r} still running after {self._timeout} s")
         # The timer is cancelled before this frame returns; the call cannot
         # finish between the timer firing and the throw, both happen in the hub.
-        timer = self._hub.schedule_call_global(self._timeout, getcurrent().throw, error)
+        timer = call_later(self._hub, self._timeout, getcurrent().throw, error)
         try:
             return self._fn(*args, **kwargs)
         finally:

@@ -131,6 +131,7 @@ from greenpool._executor import (
 )
 from greenpool._future import Future
 from greenpool._parking import ParkingLot
+from greenpool._timeouts import os_wait
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerLostError"]
 
@@ -493,10 +494,15 @@ class _Manager:
         self._signalled = False
 
     def _poll_timeout(self) -> int | None:
+        """Milliseconds until the next call's deadline, at most ``LONGEST_OS_WAIT``.
+
+        ``poll()`` takes a C int of milliseconds: a deadline weeks away is
+        waited for in steps, each round of the loop checking it again.
+        """
         if not self._timed:
             return None
         deadline = min(call.deadline for call in self._timed if call.deadline is not None)
-        return max(0, math.ceil((deadline - now()) * 1000.0))
+        return max(0, math.ceil(os_wait(deadline - now()) * 1000.0))
 
     def _finished(self) -> bool:
         """Stop idle workers once stopping with nothing left; True when all are gone."""
@@ -1019,9 +1025,14 @@ class ProcessPoolExecutor(Executor):
         failure.
 
         Time spent waiting for a worker does not count. The call runs alone on
-        its worker, so the kill cannot affect any other call.
+        its worker, so the kill cannot affect any other call. ``timeout`` must
+        be greater than 0; ``math.inf`` never interrupts (a plain
+        :meth:`submit`). A timeout longer than ``poll()`` can wait in one go
+        (about 24.9 days) is waited for in steps.
         """
         seconds = check_call_timeout(timeout, fn)
+        if seconds == math.inf:
+            return self.submit(fn, *args, **kwargs)
         return self.submit(_TimedCall(seconds, fn), *args, **kwargs)
 
     def map(

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from greenpool import _native
 from greenpool._parking import new_waiter
+from greenpool._timeouts import wait_timeout
 
 _DONE = frozenset((CANCELLED_AND_NOTIFIED, FINISHED))
 
@@ -83,9 +84,8 @@ def _partition(fs: Iterable[concurrent.futures.Future[Any]]) -> DoneAndNotDoneFu
 def _wait(
     fs: Iterable[concurrent.futures.Future[Any]], timeout: float | None, wait_for_all: bool
 ) -> DoneAndNotDoneFutures:
+    timeout = wait_timeout(timeout)
     futures = list(dict.fromkeys(fs))  # Unique, in order.
-    if timeout is not None and timeout < 0:
-        timeout = 0.0
     with _all_locked(futures):
         result = _partition(futures)
         if not result.not_done or (result.done and not wait_for_all):
@@ -106,7 +106,11 @@ def _wait(
 def wait_for_all(
     fs: Iterable[concurrent.futures.Future[Any]], timeout: float | None = None
 ) -> DoneAndNotDoneFutures:
-    """Wait until every future is done or ``timeout`` seconds pass; return ``(done, not_done)``."""
+    """Wait until every future is done or ``timeout`` seconds pass; return ``(done, not_done)``.
+
+    ``timeout`` as for :meth:`greenpool.Future.result`: None or ``inf`` waits
+    for ever, NaN raises ``ValueError``, a non-number ``TypeError``.
+    """
     return _wait(fs, timeout, wait_for_all=True)
 
 

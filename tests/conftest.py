@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from greenpool import GreenThreadPoolExecutor
+    from greenpool import Executor, GreenThreadPoolExecutor
 
 # Before any test module imports it: failed asserts in helpers.py explain themselves.
 pytest.register_assert_rewrite("helpers")
@@ -64,3 +64,20 @@ def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
     with eventlet.Timeout(5):
         for executor in made:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(params=["green", "thread", "synchronous", "process"])
+def any_executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
+    """One executor of each kind, in turn (small: 2 workers, 1 process); shut down after."""
+    import greenpool
+    from greenpool.process import ProcessPoolExecutor
+
+    kinds: dict[str, Callable[[], Executor]] = {
+        "green": lambda: greenpool.GreenThreadPoolExecutor(2),
+        "thread": lambda: greenpool.ThreadPoolExecutor(2),
+        "synchronous": greenpool.SynchronousExecutor,
+        "process": lambda: ProcessPoolExecutor(1),
+    }
+    executor = kinds[request.param]()
+    yield executor
+    executor.shutdown(wait=True, cancel_futures=True)

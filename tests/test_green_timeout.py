@@ -58,10 +58,21 @@ def test_timeout_timer_is_cancelled_after_the_call() -> None:
     assert executor.statistics.failures == 0
 
 
-@pytest.mark.parametrize("timeout", [0, -1, "1", None, True])
-def test_bad_timeout_is_refused_and_changes_nothing(timeout: object) -> None:
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (float("-inf"), ValueError),
+        ("1", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+    ],
+)
+def test_bad_timeout_is_refused_and_changes_nothing(timeout: object, error: type) -> None:
     executor = greenpool.GreenThreadPoolExecutor(1)
-    with pytest.raises(ValueError):
+    with pytest.raises(error, match="timeout"):
         executor.submit_with_timeout(timeout, lambda: None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         executor.submit_with_timeout(1, "not callable")  # type: ignore[arg-type]

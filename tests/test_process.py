@@ -645,8 +645,11 @@ def test_a_call_with_a_timeout_runs_alone_on_its_worker() -> None:
 
 @pytest.mark.timeout(30)
 def test_submit_with_timeout_checks_its_arguments(pool: ProcessPoolExecutor) -> None:
-    for timeout in (0, -1, True, "1"):
-        with pytest.raises(ValueError):
+    for timeout in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="timeout"):
+            pool.submit_with_timeout(timeout, add, 1)
+    for timeout in (True, "1", None):
+        with pytest.raises(TypeError, match="timeout"):
             pool.submit_with_timeout(timeout, add, 1)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         pool.submit_with_timeout(1, 42)  # type: ignore[arg-type]
