@@ -161,10 +161,15 @@ class Future(concurrent.futures.Future[_T]):
         self._callback_list = callbacks
 
     def _invoke_callbacks(self) -> None:
+        # Whatever a callback raises, SystemExit and KeyboardInterrupt included,
+        # is the callback's: it is logged and the next callback runs. The
+        # stdlib lets a BaseException through, which ends the thread that
+        # resolved the future, such as the process pool's manager thread, and
+        # with it the pool.
         for callback in self._callback_list or ():
             try:
                 callback(self)
-            except Exception:
+            except BaseException:
                 LOGGER.exception("exception calling callback for %r", self)
 
     def __repr__(self) -> str:
@@ -288,7 +293,14 @@ class Future(concurrent.futures.Future[_T]):
     # -- callers ---------------------------------------------------------
 
     def add_done_callback(self, fn: Callable[[concurrent.futures.Future[_T]], object]) -> None:
-        """Call ``fn(future)`` when the future is done (now, if it already is)."""
+        """Call ``fn(future)`` when the future is done (now, if it already is).
+
+        ``fn`` runs in whichever thread resolves the future (a worker, the
+        process pool's manager thread, a caller of ``cancel``). Any exception
+        it raises, a ``BaseException`` such as ``SystemExit`` included, is
+        logged on the ``concurrent.futures`` logger and goes no further, so it
+        can neither end that thread nor stop the other callbacks.
+        """
         _acquire()
         try:
             if self._state not in _DONE_STATES:
@@ -301,7 +313,7 @@ class Future(concurrent.futures.Future[_T]):
             _release()
         try:
             fn(self)
-        except Exception:
+        except BaseException:  # Contained, as in _invoke_callbacks.
             LOGGER.exception("exception calling callback for %r", self)
 
     def result(self, timeout: float | None = None) -> _T:

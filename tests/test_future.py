@@ -21,6 +21,7 @@ from typing import Any
 import eventlet
 import eventlet.event
 import eventlet.patcher
+import greenlet
 import pytest
 from helpers import (
     LONG,
@@ -42,6 +43,12 @@ STDLIB_AND_GREENPOOL = [
     pytest.param(concurrent.futures.Future, id="stdlib"),
     pytest.param(greenpool.Future, id="greenpool"),
 ]
+
+
+def slow_abs(value: int) -> int:
+    """Long enough for a test to add callbacks before a worker resolves the future."""
+    time.sleep(0.3)
+    return abs(value)
 
 
 # -- helpers ------------------------------------------------------------------
@@ -285,6 +292,40 @@ def test_callbacks_run_on_cancel(future_class: type) -> None:
     assert calls == [True]
     future.set_running_or_notify_cancel()
     assert calls == [True]  # Not called a second time by the notification.
+
+
+@pytest.mark.core
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "error",
+    [SystemExit(3), KeyboardInterrupt(), greenlet.GreenletExit(), ValueError("plain")],
+    ids=["SystemExit", "KeyboardInterrupt", "GreenletExit", "ValueError"],
+)
+def test_a_callback_that_raises_anything_is_logged_and_the_executor_keeps_working(
+    any_executor: greenpool.Executor, error: BaseException, caplog: Any
+) -> None:
+    # A BaseException from a done-callback used to escape into whoever
+    # resolved the future: the process pool's manager thread died and the
+    # pool broke, a green worker greenlet died, a thread worker dropped the
+    # rest of the callbacks.
+    calls: list[str] = []
+
+    def bad(_future: Any) -> None:
+        calls.append("bad")
+        raise error
+
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"):
+        future = any_executor.submit(slow_abs, -1)
+        # Resolved by a worker, the manager thread, or (synchronous) already here.
+        future.add_done_callback(bad)
+        future.add_done_callback(lambda f: calls.append("after"))
+        assert future.result(timeout=30) == 1
+        eventually(lambda: len(calls) == 2)
+        assert calls == ["bad", "after"]
+        assert any_executor.submit(abs, -2).result(timeout=30) == 2
+    logged = [r for r in caplog.records if "exception calling callback" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None and logged[0].exc_info[1] is error
 
 
 @pytest.mark.core
