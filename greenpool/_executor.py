@@ -30,7 +30,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures._base import PENDING, RUNNING
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, PENDING, RUNNING
 from typing import Any, ParamSpec, TypeVar
 
 from greenlet import GreenletExit
@@ -147,6 +147,38 @@ class WorkItem(Future[Any]):
         self._take_call()
         return True
 
+    def _withdraw(self) -> None:
+        """Cancel a call no worker has started, and tell its waiters so, in one step.
+
+        For ``shutdown(cancel_futures=True)``. ``cancel()`` followed by
+        ``set_running_or_notify_cancel()`` would leave a moment between the
+        two in which a worker that still holds the item (a green worker it
+        was handed to) could notify the cancel itself, and the second call
+        would then find the future in an unexpected state. Here the future
+        goes from pending to cancelled-and-notified under the lock; a worker
+        that later reaches it skips it. A call that has started is left alone.
+        """
+        _acquire()
+        try:
+            state = self._state
+            if state == PENDING:
+                self._state = CANCELLED
+                self._cancelled_locked()
+                parked, self._parked = self._parked, None
+            elif state == CANCELLED:
+                parked = None  # Cancelled by its caller already: only notify.
+            else:
+                return
+            self._start_locked()  # CANCELLED -> CANCELLED_AND_NOTIFIED, waiters told.
+        finally:
+            _release()
+        if state == PENDING:
+            self._take_call()
+            if parked:
+                for waiter in parked:
+                    waiter.wake()
+            self._invoke_callbacks()
+
     def _start(self, started_at: float) -> bool:
         """Mark the call running and count its wait; False if it was cancelled meanwhile."""
         _acquire()
@@ -216,7 +248,9 @@ class WorkItem(Future[Any]):
         finally:
             _release()
         if not running:
-            if running is None:
+            # CANCELLED_AND_NOTIFIED: withdrawn by shutdown while a worker
+            # held it (see _withdraw); the worker just moves on.
+            if running is None and self._state != CANCELLED_AND_NOTIFIED:
                 self._unexpected_state()
             return
         try:
@@ -434,10 +468,9 @@ class Executor(concurrent.futures.Executor):
             self._shut_down = True
             to_cancel = self._take_pending() if cancel_futures else []
             self._stop_workers()
-        # Outside the lock: cancel() runs callbacks, which may call submit().
+        # Outside the lock: cancelling runs callbacks, which may call submit().
         for item in to_cancel:
-            if item.cancel():
-                item.set_running_or_notify_cancel()
+            item._withdraw()
         if wait:
             self._join_workers()
 

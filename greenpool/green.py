@@ -42,6 +42,7 @@ LOGGER = logging.getLogger("greenpool")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_Item = TypeVar("_Item")
 
 
 class GreenThreadPoolExecutor(Executor):
@@ -77,6 +78,9 @@ class GreenThreadPoolExecutor(Executor):
         self._in_transit: set[WorkItem] = set()
         self._stopping = False
         self._stop_seen = False
+        # Workers that called shutdown(wait=True) themselves: no other worker's
+        # shutdown waits for them (see _join_workers).
+        self._joining: set[greenlet] = set()
         self._workers_exited = ParkingLot()
 
     @property
@@ -201,6 +205,7 @@ class GreenThreadPoolExecutor(Executor):
                     item = ready.switch() if ready is not None else self._hub.switch()
         finally:
             self._workers.discard(me)
+            self._joining.discard(me)
             if me in self._idle:  # Killed while idle.
                 self._idle.remove(me)
             if queue and len(self._workers) < self._max_workers:
@@ -210,8 +215,20 @@ class GreenThreadPoolExecutor(Executor):
                 self._workers_exited.unpark_all()
 
     def _take_pending(self) -> list[WorkItem]:
+        """Every call not started: in transit from other threads, handed to a worker
+        that has not switched in yet, or queued.
+
+        Handed calls stay in their worker's switch: the base withdraws them
+        (:meth:`WorkItem._withdraw`) and the worker skips them. Read from
+        another OS thread, the switches are copied while the hub may change
+        them; a call that a worker starts meanwhile is left to run.
+        """
         taken: list[WorkItem] = []
-        for item in list(self._in_transit):
+        for _worker, payload in _snapshot(self._switches):
+            for item in payload if isinstance(payload, list) else (payload,):
+                if item is not None and item._state == PENDING:
+                    taken.append(item)
+        for item in _snapshot(self._in_transit):
             try:
                 self._in_transit.remove(item)
             except KeyError:
@@ -243,10 +260,35 @@ class GreenThreadPoolExecutor(Executor):
         # submitted from other OS threads, after every one accepted before it,
         # so once the hub has seen it (_stop_seen) every such call is in a
         # worker or the queue, or was taken by shutdown: none is in transit.
-        remaining = 1 if getcurrent() in self._workers else 0
-        self._workers_exited.park_until(
-            lambda: self._stop_seen and not self._in_transit and len(self._workers) <= remaining
-        )
+        #
+        # A worker that shuts down its own pool cannot wait for itself, nor for
+        # another worker doing the same (each would wait for the other): it
+        # waits until every worker left is one that has called shutdown(wait=True).
+        # Every other caller waits for every worker.
+        me = getcurrent()
+        if me in self._workers:
+            self._joining.add(me)
+            self._workers_exited.unpark_all()  # Another joining worker may now be done.
+            self._workers_exited.park_until(
+                lambda: (
+                    self._stop_seen
+                    and not self._in_transit
+                    and len(self._workers) <= len(self._joining)
+                )
+            )
+        else:
+            self._workers_exited.park_until(
+                lambda: self._stop_seen and not self._in_transit and not self._workers
+            )
+
+
+def _snapshot(items: Iterable[_Item]) -> list[_Item]:
+    """A copy of a deque or set that the hub's thread may be changing meanwhile."""
+    while True:
+        try:
+            return list(items)
+        except RuntimeError:  # Changed during the copy: copy again.
+            continue
 
 
 class _TimedCall:

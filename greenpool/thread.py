@@ -104,6 +104,9 @@ class _Workers:
         self._stopping = False
         self._broken: BaseException | None = None
         self._threads: list[threading.Thread] = []
+        # Worker threads inside shutdown(wait=True) of their own pool, by ident:
+        # no other worker's shutdown waits for them (see join).
+        self._joining: set[int] = set()
         self._exited = ParkingLot()
 
     @property
@@ -188,6 +191,7 @@ class _Workers:
         finally:
             with self._guard:
                 self._alive -= 1
+                self._joining.discard(_native.get_ident())
             self._exited.unpark_all()
 
     def _break(self, item: WorkItem, cause: BaseException) -> None:
@@ -247,14 +251,28 @@ class _Workers:
             self._queue.put(None)
 
     def join(self) -> None:
-        """Wait, parked, until every thread but the calling one has exited."""
+        """Wait, parked, until every thread has exited but the caller and those like it.
+
+        A worker thread that shuts down its own pool cannot wait for itself,
+        nor for another worker doing the same (each would wait for the
+        other): it waits until every thread left is one that has called
+        ``shutdown(wait=True)``. Every other caller waits for every thread.
+        """
         me = _native.get_ident()
-        others = [thread for thread in self._threads if thread.ident != me]
-        remaining = len(self._threads) - len(others)
-        self._exited.park_until(lambda: self._alive <= remaining)
+        if any(thread.ident == me and thread.is_alive() for thread in self._threads):
+            with self._guard:
+                self._joining.add(me)
+            self._exited.unpark_all()  # Another joining worker may now be done.
+            self._exited.park_until(lambda: self._alive <= len(self._joining))
+            with self._guard:
+                joining = set(self._joining)
+        else:
+            self._exited.park_until(lambda: self._alive == 0)
+            joining = set()
         # Each has unparked us on its way out; this only waits for the return.
-        for thread in others:
-            thread.join()
+        for thread in self._threads:
+            if thread.ident != me and thread.ident not in joining:
+                thread.join()
 
     def join_at_exit(self) -> None:
         me = _native.get_ident()

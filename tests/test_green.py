@@ -284,6 +284,54 @@ def test_shutdown_cancel_futures_cancels_every_pending_call(
 
 
 @pytest.mark.core
+def test_shutdown_cancel_futures_cancels_calls_handed_to_workers_not_yet_started(
+    make: Callable[..., Any],
+) -> None:
+    # With 1000 workers every call goes straight to a new or idle worker,
+    # none to the queue; none has started when shutdown runs, so all are
+    # cancelled. (All 500 used to run.)
+    executor = make()
+    callbacks: list[bool] = []
+    futures = [executor.submit(abs, -i) for i in range(500)]
+    for future in futures:
+        future.add_done_callback(lambda f: callbacks.append(f.cancelled()))
+    executor.shutdown(wait=True, cancel_futures=True)
+    assert sum(f.cancelled() for f in futures) == 500
+    assert callbacks == [True] * 500  # Each callback ran once.
+    done, not_done = concurrent.futures.wait(futures, timeout=0)
+    assert (len(done), not_done) == (500, set())
+    stats = executor.statistics
+    assert (stats.executed, stats.cancelled, stats.pending, stats.running) == (0, 500, 0, 0)
+    assert executor.num_workers == 0
+
+
+@pytest.mark.core
+def test_shutdown_cancel_futures_from_another_thread_cancels_handed_and_in_transit_calls(
+    make: Callable[..., Any],
+) -> None:
+    executor = make(4)
+    idle = [executor.submit(abs, -i) for i in range(4)]
+    assert [f.result(timeout=5) for f in idle] == [0, 1, 2, 3]  # Four idle workers now.
+    handed = [executor.submit(abs, -i) for i in range(4)]  # To the idle workers, not run yet.
+    queued = [executor.submit(abs, -i) for i in range(4)]
+    in_transit: list[Any] = []
+
+    def from_native_thread() -> None:
+        in_transit.extend(executor.submit(abs, -i) for i in range(4))
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    thread = threading.Thread(target=from_native_thread)
+    thread.start()
+    thread.join(10)  # Blocks the hub on purpose: no worker runs meanwhile.
+    assert not thread.is_alive()
+    everything = handed + queued + in_transit
+    assert [f.cancelled() for f in everything] == [True] * 12
+    executor.shutdown(wait=True)
+    stats = executor.statistics
+    assert (stats.executed, stats.cancelled, stats.pending, stats.running) == (4, 12, 0, 0)
+
+
+@pytest.mark.core
 def test_shutdown_wait_and_cancel_futures_returns_once_running_calls_finish(
     make: Callable[..., Any], gate: Gate
 ) -> None:
@@ -311,7 +359,8 @@ def test_futurist_green_executor_ignores_cancel_futures() -> None:
         warnings.simplefilter("ignore")
         theirs = futurist.GreenThreadPoolExecutor(max_workers=1)
     assert run(theirs) == ([0, 1, 2, 3], 0)
-    assert run(GreenThreadPoolExecutor(max_workers=1)) == ([0], 3)
+    # None had started: the first was handed to a new worker not yet switched to.
+    assert run(GreenThreadPoolExecutor(max_workers=1)) == ([], 4)
 
 
 @pytest.mark.core
@@ -373,6 +422,58 @@ def test_shutdown_wait_from_the_only_worker_returns_and_queued_work_still_runs(
     queued = [executor.submit(abs, -i) for i in range(3)]
     assert inside.result(timeout=5) is None
     assert [f.result(timeout=5) for f in queued] == [0, 1, 2]
+
+
+@pytest.mark.core
+def test_two_workers_shutting_their_pool_down_at_once_both_return(
+    make: Callable[..., Any],
+) -> None:
+    # Each used to wait until at most one worker (itself) was left: each
+    # waited for the other, for ever.
+    executor = make(2)
+    both_in = eventlet.event.Event()
+    arrived: list[int] = []
+
+    def call(i: int) -> int:
+        arrived.append(i)
+        if len(arrived) == 2:
+            both_in.send()
+        both_in.wait()
+        executor.shutdown(wait=True)
+        return i
+
+    futures = [executor.submit(call, i) for i in range(2)]
+    done, not_done = greenpool.waiters.wait_for_all(futures, timeout=10)
+    assert not not_done
+    assert sorted(f.result() for f in done) == [0, 1]
+    executor.shutdown(wait=True)
+    assert executor.num_workers == 0
+
+
+@pytest.mark.core
+def test_workers_shutting_down_together_still_wait_for_a_worker_that_is_not(
+    make: Callable[..., Any], gate: Gate
+) -> None:
+    executor = make(3)
+    slow = executor.submit(gate.wait, "slow")
+    both_in = eventlet.event.Event()
+    arrived: list[int] = []
+
+    def call(i: int) -> bool:
+        arrived.append(i)
+        if len(arrived) == 2:
+            both_in.send()
+        both_in.wait()
+        executor.shutdown(wait=True)
+        return slow.done()
+
+    quitters = [executor.submit(call, i) for i in range(2)]
+    eventually(lambda: len(arrived) == 2)
+    for _ in range(20):
+        eventlet.sleep(0)
+    assert not any(f.done() for f in quitters)  # Waiting for the slow worker, not each other.
+    gate.open()
+    assert [f.result(timeout=5) for f in quitters] == [True, True]
 
 
 @pytest.mark.core

@@ -486,6 +486,59 @@ def test_shutdown_from_inside_a_call_waits_for_the_others_only(
 
 
 @pytest.mark.core
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_shutting_their_pool_down_at_once_all_return(
+    make_executor: Callable[..., ThreadPoolExecutor], workers: int
+) -> None:
+    # Each used to wait until at most one thread (itself) was left: each
+    # waited for the others, for ever.
+    executor = make_executor(workers)
+    barrier = threading.Barrier(workers, timeout=10)
+
+    def call(i: int) -> int:
+        barrier.wait()
+        executor.shutdown(wait=True)
+        return i
+
+    futures = [executor.submit(call, i) for i in range(workers)]
+    done, not_done = greenpool.waiters.wait_for_all(futures, timeout=10)
+    assert not not_done
+    assert sorted(f.result() for f in done) == list(range(workers))
+    executor.shutdown(wait=True)
+    assert executor.num_workers == 0
+
+
+@pytest.mark.core
+@pytest.mark.timeout(20)
+def test_workers_shutting_down_together_still_wait_for_one_that_is_not(
+    make_executor: Callable[..., ThreadPoolExecutor], gate: threading.Event
+) -> None:
+    executor = make_executor(3)
+    slow_done = threading.Event()
+
+    def slow() -> None:
+        assert gate.wait(10)
+        slow_done.set()
+
+    barrier = threading.Barrier(2, timeout=10)
+    inside = threading.Semaphore(0)
+
+    def quit_together() -> bool:
+        barrier.wait()
+        inside.release()
+        executor.shutdown(wait=True)
+        return slow_done.is_set()
+
+    executor.submit(slow)
+    quitters = [executor.submit(quit_together) for _ in range(2)]
+    assert inside.acquire(timeout=10) and inside.acquire(timeout=10)
+    assert not any(f.done() for f in quitters)
+    gate.set()
+    assert [f.result(timeout=10) for f in quitters] == [True, True]
+
+
+@pytest.mark.core
 @pytest.mark.timeout(10)
 def test_a_call_submitting_during_shutdown_gets_runtime_error(
     make_executor: Callable[..., ThreadPoolExecutor],
