@@ -28,6 +28,22 @@ something already (nothing is lost then); otherwise a hub timer looks every
 listener someone else added, and then starts watching the pipe for good.
 The first call from another thread into an idle hub that watches nothing
 may therefore wait up to that long; every later one wakes the hub at once.
+
+**The pipe is closed when its hub's thread ends** (:meth:`HubChannel.close`,
+run by :func:`greenpool._native.on_thread_exit`): a service that creates a
+green executor in each of many short-lived threads must not leak two
+descriptors per thread. A waker in another thread may still hold the
+channel then, so every write and the close take one small lock and a write
+after the close is dropped: a byte written to a closed descriptor's number,
+reused by then for a socket or a file, would corrupt it. A call posted to a
+closed channel is dropped too: its hub will never run again.
+
+**Posting and waking are two steps** (:meth:`HubChannel.post`,
+:meth:`HubChannel.wake`; :meth:`HubChannel.call_soon` does both), so that a
+submitter can post under a lock and wake after releasing it: the write is a
+system call, which gives up the GIL, and a lock held across that hand-off
+stays held until the thread gets the GIL back, up to a switch interval
+(5 ms) later, stalling every green thread that wants the lock meanwhile.
 """
 
 from __future__ import annotations
@@ -43,6 +59,8 @@ from collections.abc import Callable
 from posix import read as _os_read
 from posix import write as _os_write
 from typing import Any
+
+from greenpool import _native
 
 #: How often a hub whose pipe is not watched yet looks for calls from other threads.
 POLL_INTERVAL = 0.01
@@ -61,6 +79,9 @@ class HubChannel:
         # drains the pipe; a lost race only costs one extra byte.
         self._signalled = False
         self.watched = False
+        # Held for each write and for the close, never across anything else.
+        self._write_guard = _native.allocate_lock()
+        self._closed = False
         if self._hub_watches_anything():
             self._watch()
         else:
@@ -88,11 +109,49 @@ class HubChannel:
         """Run ``fn()`` in the hub's greenlet soon; safe from any OS thread."""
         self._calls.append(fn)
         if not self._signalled:
-            self._signalled = True
+            self._signal()
+
+    def post(self, fn: Callable[[], object]) -> None:
+        """Queue ``fn()`` to run in the hub's greenlet once it is woken; any OS thread.
+
+        Cheap and free of system calls, so it may be done under a lock; the
+        caller must call :meth:`wake` afterwards (after releasing the lock).
+        """
+        self._calls.append(fn)
+
+    def wake(self) -> None:
+        """Have the hub run what has been posted; safe from any OS thread."""
+        if not self._signalled:
+            self._signal()
+
+    def _signal(self) -> None:
+        self._signalled = True
+        with self._write_guard:
+            if self._closed:
+                return  # The hub's thread has ended: there is no one to wake.
             try:
                 _os_write(self._write_fd, b"\0")
             except BlockingIOError:
                 pass  # The pipe is full: the hub has wakeups pending already.
+
+    def close(self) -> None:
+        """Close the pipe, once its hub's thread has ended; later wakes are dropped.
+
+        Never waits long: a waker holds the guard for one write, so if it cannot
+        be had within a second something is badly wrong, and leaving two
+        descriptors open beats hanging the thread that is ending.
+        """
+        if not self._write_guard.acquire(True, 1.0):
+            return
+        try:
+            if self._closed:
+                return
+            self._closed = True
+            self._calls.clear()
+            os.close(self._read_fd)
+            os.close(self._write_fd)
+        finally:
+            self._write_guard.release()
 
     def _on_readable(self, _fileno: int) -> None:
         # Order matters: drain, then clear the flag, then run the calls. A

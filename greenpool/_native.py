@@ -19,6 +19,7 @@ import importlib
 import sys
 import types
 from collections.abc import Callable
+from typing import Any
 
 
 def original(name: str, *, patched_as: str | None = None) -> types.ModuleType:
@@ -52,3 +53,38 @@ def threading_module() -> types.ModuleType:
     patching would still start green threads afterwards.
     """
     return original("threading", patched_as="thread")
+
+
+class _ThreadExitHooks(list[Callable[[], object]]):
+    """The callables to run when one OS thread ends; kept in that thread's real local storage.
+
+    CPython frees an OS thread's locals as the thread ends, in that thread,
+    so the last reference to this list goes then and :meth:`__del__` runs
+    the hooks. Nothing in eventlet or greenlet tells that a hub's thread has
+    gone; this does, without polling and whatever has been monkey patched.
+    """
+
+    def __del__(self, _is_finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        # Not at interpreter finalization, when the main thread's locals go:
+        # the process is ending anyway, and daemon threads frozen there may
+        # hold locks that a hook would wait for, for ever. (A default
+        # argument: module globals may already be None by then.)
+        if _is_finalizing():
+            return
+        for hook in self:
+            try:
+                hook()
+            except BaseException:  # pragma: no cover - a hook must not fail the exit
+                pass
+
+
+# The real thread-local type: eventlet's patched one is per greenlet, not per thread.
+_thread_exit: Any = _thread_module._local()
+
+
+def on_thread_exit(hook: Callable[[], object]) -> None:
+    """Run ``hook()`` when the calling OS thread ends (never for the main thread)."""
+    hooks = getattr(_thread_exit, "hooks", None)
+    if hooks is None:
+        hooks = _thread_exit.hooks = _ThreadExitHooks()
+    hooks.append(hook)

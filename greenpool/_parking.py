@@ -102,7 +102,7 @@ class HubState:
     cheaper than a weak dictionary.
     """
 
-    __slots__ = ("channel", "drain_scheduled", "hub", "ready", "thread")
+    __slots__ = ("channel", "drain_scheduled", "hub", "ready", "thread", "thread_ended")
 
     def __init__(self, hub: Any) -> None:
         self.hub = hub
@@ -112,6 +112,14 @@ class HubState:
         self.channel = _hubcall.HubChannel(hub)
         self.ready: collections.deque[GreenWaiter] = collections.deque()
         self.drain_scheduled = False
+        #: Set once the hub's thread has ended: nothing will ever run in this hub again.
+        self.thread_ended = False
+        # The hub lives and dies with its thread; its pipe must not outlive them.
+        _native.on_thread_exit(self._thread_exited)
+
+    def _thread_exited(self) -> None:
+        self.thread_ended = True
+        self.channel.close()
 
     def make_ready(self, waiter: GreenWaiter) -> None:
         """Queue ``waiter`` to be resumed; call from the hub's thread only."""
