@@ -32,6 +32,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from greenlet import getcurrent, greenlet
 
+from greenpool import _exit
 from greenpool._errors import CallTimeoutError
 from greenpool._executor import CheckAndReject, Executor, WorkItem, check_call_timeout
 from greenpool._future import Future
@@ -61,6 +62,8 @@ class GreenThreadPoolExecutor(Executor):
     ) -> None:
         super().__init__(max_workers, check_and_reject, name=name)
         from eventlet import hubs  # The first import of eventlet, on purpose here.
+
+        _live_executors.add(self)
 
         self._hub: Any = hubs.get_hub()
         self._hub_state = hub_state(self._hub)
@@ -310,3 +313,33 @@ class _TimedCall:
             return self._fn(*args, **kwargs)
         finally:
             timer.cancel()
+
+
+#: Every green executor not yet collected, for interpreter exit.
+_live_executors: weakref.WeakSet[GreenThreadPoolExecutor] = weakref.WeakSet()
+
+
+def _finish_at_exit() -> None:
+    """At interpreter exit: run this thread's hub until its executors' calls are done.
+
+    See :mod:`greenpool._exit`. An executor of another thread's hub is shut
+    down without waiting (nothing here can run that hub); if its thread has
+    ended, its unfinished calls will never run, and a warning says so.
+    """
+    here = get_ident()
+    hub = current_hub()
+    for executor in list(_live_executors):
+        if executor._hub_thread == here and executor._hub is hub:
+            executor.shutdown(wait=True)
+            continue
+        executor.shutdown(wait=False)
+        unfinished = executor._gatherer.outstanding
+        if unfinished and executor._hub_state.thread_ended:
+            LOGGER.warning(
+                "%r: %d call(s) will never finish: the thread whose hub runs them has ended",
+                executor,
+                unfinished,
+            )
+
+
+_exit.at_exit(_exit.GREEN, _finish_at_exit)

@@ -103,7 +103,6 @@ POSIX only: the manager waits with ``select.poll``.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import itertools
 import math
@@ -118,7 +117,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ParamSpec, TypeVar
 
-from greenpool import _native, _parking
+from greenpool import _exit, _native, _parking
 from greenpool import _process_worker as _wire
 from greenpool._errors import CallTimeoutError
 from greenpool._executor import (
@@ -903,7 +902,6 @@ class _Manager:
             call.item._fail(0.0, error())
 
 
-@atexit.register
 def _shut_down_at_exit() -> None:
     # As the stdlib: calls already accepted still run before the interpreter
     # exits. The manager threads are daemons so that this runs at all.
@@ -912,6 +910,9 @@ def _shut_down_at_exit() -> None:
         manager.stop()
     for manager in managers:
         manager.join_thread()
+
+
+_exit.at_exit(_exit.PROCESSES, _shut_down_at_exit)
 
 
 class _Chunks:

@@ -39,7 +39,8 @@ The threads share a :class:`_Workers` object, never the executor, so an
 executor dropped without ``shutdown`` can be collected; its finalizer then
 stops the threads, with only calls that are safe inside a garbage collection
 (``SimpleQueue.put`` is reentrant). Threads are daemons, stopped and joined
-by an ``atexit`` hook after letting queued work finish, as the stdlib does;
+at interpreter exit after letting queued work finish, as the stdlib does
+(:mod:`greenpool._exit`, after the green executors have finished);
 not relying on ``threading``'s own exit join keeps that working when the
 threads come from the original module under monkey patching.
 
@@ -50,7 +51,6 @@ the threads exit, and later submissions raise it.
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures.thread
 import itertools
 import os
@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures._base import LOGGER
 from typing import Any
 
-from greenpool import _native
+from greenpool import _exit, _native
 from greenpool._executor import CheckAndReject, Executor, WorkItem
 from greenpool._parking import ParkingLot
 
@@ -297,7 +297,7 @@ def _stop_all_at_exit() -> None:
         workers.join_at_exit()
 
 
-atexit.register(_stop_all_at_exit)
+_exit.at_exit(_exit.THREADS, _stop_all_at_exit)
 
 
 def _usable_cpu_count() -> int | None:

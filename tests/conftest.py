@@ -35,6 +35,20 @@ def run_python(code: str, timeout: float = 60.0, *args: str) -> subprocess.Compl
     )
 
 
+PROGRAMS = os.path.join(ROOT, "tests", "programs")
+
+
+def run_program(name: str, timeout: float = 60.0, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``tests/programs/<name>`` in a fresh interpreter, from the project's root."""
+    return subprocess.run(
+        [sys.executable, os.path.join(PROGRAMS, name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
 @pytest.fixture
 def python() -> object:
     """The :func:`run_python` helper, as a fixture."""

@@ -1,0 +1,64 @@
+"""Interpreter exit: one hook that finishes every kind of executor, in a fixed order.
+
+What each kind promises at exit (the README's "At interpreter exit" says the
+same for users):
+
+* **Green executors** whose hub belongs to the exiting thread (the main
+  thread, nearly always) are shut down and waited for *by running that
+  hub*: calls that had started (suspended in ``eventlet.sleep`` or a green
+  socket) finish, and queued calls run, as with threads. Nothing else runs
+  a hub once the main program has returned, so without this they would be
+  dropped silently. A green executor of another thread's hub cannot be run
+  from here: it is shut down without waiting; if its thread has ended, its
+  unfinished calls can never run, and a warning says how many.
+* **Thread pools** stop taking calls, let queued ones run and join their
+  threads, as the stdlib's do.
+* **Process pools** run what was accepted, then stop their workers and
+  join their manager threads, as the stdlib's do.
+
+The order is that list's: a green call may wait for a thread pool's or a
+process pool's call, which must still be running for it, and a thread
+pool's call may wait for a green call, which only runs while the hub is
+run, in the first phase. Each backend registers its phase when it is
+imported; one ``atexit`` hook runs them, so the order does not depend on
+which module happened to be imported first (``atexit`` runs hooks last
+registered first; see :func:`at_exit`). A call that never returns keeps
+the interpreter from exiting, as a thread pool's does with the stdlib.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from collections.abc import Callable
+
+LOGGER = logging.getLogger("greenpool")
+
+#: The phases, in the order they run.
+GREEN = 0
+THREADS = 1
+PROCESSES = 2
+
+_phases: dict[int, Callable[[], object]] = {}
+
+
+def at_exit(phase: int, action: Callable[[], object]) -> None:
+    """Have ``action()`` run at interpreter exit, in ``phase`` (GREEN, THREADS or PROCESSES).
+
+    The hook is registered again each time, so that it runs before the exit
+    hooks of every module imported before this call: ``atexit`` runs the
+    last registered first, and :mod:`multiprocessing`'s own hook, registered
+    when the process pool imports it, joins every child process, which
+    would wait for ever for workers that only this hook tells to stop.
+    """
+    _phases[phase] = action
+    atexit.unregister(_run_phases)
+    atexit.register(_run_phases)
+
+
+def _run_phases() -> None:
+    for phase in sorted(_phases):
+        try:
+            _phases[phase]()
+        except Exception:  # One kind failing must not keep the others from finishing.
+            LOGGER.exception("greenpool: error while finishing executors at exit")
