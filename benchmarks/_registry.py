@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 #: Modules that define cases, imported in this order; their cases print in this order.
 CASE_MODULES = (
     "benchmarks.green_cases",
+    "benchmarks.mixed_cases",
     "benchmarks.thread_cases",
     "benchmarks.process_cases",
 )

@@ -167,6 +167,12 @@ class Check:
             return "n/a"
         return "PASS" if self.target.met(self.value) else "MISS"
 
+    def measured(self, unit: str) -> str:
+        """What was checked and its value: a ratio, or a figure in the case's ``unit``."""
+        if self.target.denominator is None and self.value is not None:
+            return f"{self.target.label()} = {format_value(self.value)} {unit}"
+        return f"{self.target.label()} = {format_ratio(self.value)}"
+
 
 @dataclass
 class CaseResult:
@@ -308,7 +314,7 @@ def text_report(results: list[CaseResult], header: list[str]) -> str:
             if outcome is not reference and ratio is not None:
                 lines.append(f"   {outcome.name} / {case.reference} = {ratio:.2f}x")
         for check in result.checks():
-            measured = f"{check.target.label()} = {format_ratio(check.value)}"
+            measured = check.measured(case.unit)
             lines.append(
                 f"   target: {check.target.text}: {measured}"
                 f" (needs {check.target.bound()})  {check.result}"
@@ -350,7 +356,7 @@ def markdown_report(results: list[CaseResult], header: list[str]) -> str:
             "| --- | --- | --- | --- |",
         ]
         for case, check in checks:
-            measured = f"{check.target.label()} = {format_ratio(check.value)}"
+            measured = check.measured(case.unit)
             lines.append(f"| {case.name} | {check.target.text} | {measured} | {check.result} |")
     return "\n".join(lines) + "\n"
 

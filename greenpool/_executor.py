@@ -388,14 +388,14 @@ class Executor(concurrent.futures.Executor):
             # Counted before any worker can see the call (see Gatherer).
             gatherer.submitted += 1
             try:
-                run_in_caller = self._start(item)
+                finish_outside_lock = self._start(item)
             except BaseException:
                 gatherer.submitted -= 1  # Withdrawn: the backend could not take it.
                 raise
         finally:
             release()
-        if run_in_caller:
-            self._run_in_caller(item)
+        if finish_outside_lock:
+            self._after_start(item)
         return item  # The call's future.
 
     def map(
@@ -480,15 +480,27 @@ class Executor(concurrent.futures.Executor):
         """Give ``item`` to a worker, start a worker for it, or queue it.
 
         Called under the submit lock, after the item has been counted as
-        submitted. Return True to have the submitting caller run the item
-        itself once the lock is released (the synchronous executor does).
+        submitted. Return True to have :meth:`_after_start` called once the
+        lock is released, for what must not be done while holding it.
         Raise, without having queued the item, if it cannot be taken.
+
+        Make no system call here if it can be helped: a system call gives up
+        the GIL, and a thread that gives up the GIL while holding the submit
+        lock may wait a whole switch interval (5 ms) to get it back, while
+        every other submitter, and every green thread of a hub that wants to
+        submit, waits for the lock. Waking a worker thread or process (a
+        write to a pipe) belongs in :meth:`_after_start`.
         """
         raise NotImplementedError
 
-    def _run_in_caller(self, item: WorkItem) -> None:
-        """Run an item that ``_start`` gave back to the submitting caller."""
-        item._run()
+    def _after_start(self, item: WorkItem) -> None:
+        """The rest of starting ``item``, outside the submit lock, when ``_start`` asked for it.
+
+        The synchronous executor runs the call here, in the submitting
+        caller; the green executor wakes its hub for a call submitted from
+        another OS thread; the process pool wakes its manager thread.
+        """
+        raise NotImplementedError
 
     def _take_pending(self) -> list[WorkItem]:
         """Remove and return every queued item no worker has taken yet."""

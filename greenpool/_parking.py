@@ -256,8 +256,13 @@ def new_waiter() -> Waiter:
     return NativeWaiter() if hub is None else GreenWaiter(hub)
 
 
+#: How long a green thread that finds a :class:`Lock` held blocks on it, giving
+#: up the GIL, before it yields to its hub instead (see :class:`Lock`).
+HANDOFF_WAIT = 0.0002
+
+
 class Lock:
-    """A real lock whose contended acquire never blocks an eventlet hub.
+    """A real lock whose contended acquire never blocks an eventlet hub for long.
 
     A plain real lock would block a whole OS thread, and so every green
     thread in it, when a green thread holding it yields (say, a
@@ -265,10 +270,23 @@ class Lock:
     would break the other way round, for native threads. This one is a real
     lock: uncontended, acquire is one C call and :meth:`release` *is* the C
     call (every ``submit`` goes through it, including rejected ones, where a
-    Python ``__exit__`` costs as much as the rest of the submit). Contended,
-    a native thread blocks on it as usual, and a green thread yields to its
-    hub between tries, so the holder, green or native, can always finish.
-    Meant for short critical sections, where contention is rare.
+    Python ``__exit__`` costs as much as the rest of the submit). Meant for
+    short critical sections, where contention is rare.
+
+    Contended, a native thread blocks on it as usual. A green thread cannot
+    tell who holds it, and each kind of holder needs something else to finish:
+
+    * **Another OS thread** may hold it without the GIL, which it gave up
+      to a thread switch and waits to get back. Yielding to the hub would
+      keep the GIL in this thread, so the holder would wait a whole switch
+      interval (5 ms) each time, and with several native submitters the
+      green thread could wait for many: this was measured as gaps of 0.1 s
+      between a green thread's submits. So the green thread first *blocks*
+      on the lock for up to :data:`HANDOFF_WAIT`, which gives up the GIL:
+      the holder runs at once, releases, and the lock passes straight here.
+    * **A green thread of the same hub** (one that yielded while holding
+      it) can only finish if the hub runs, so after that short block the
+      waiter yields to its hub once, and tries again.
     """
 
     __slots__ = ("_mutex", "release", "try_acquire")
@@ -282,13 +300,14 @@ class Lock:
         self.try_acquire: Callable[[bool], bool] = self._mutex.acquire
 
     def acquire(self) -> bool:
-        if self._mutex.acquire(False):
+        mutex = self._mutex
+        if mutex.acquire(False):
             return True
         hub = current_hub()
         if hub is None:
-            return self._mutex.acquire()
+            return mutex.acquire()
         current = getcurrent()
-        while not self._mutex.acquire(False):
+        while not mutex.acquire(True, HANDOFF_WAIT):
             # eventlet.sleep(0); the timer is cancelled even if an exception
             # (an eventlet.Timeout) ends the wait, or it would later switch
             # into this greenlet while it does something else.

@@ -120,9 +120,15 @@ class GreenThreadPoolExecutor(Executor):
             else:
                 self._dispatch(item)
         else:
+            # From another OS thread: posted now, the hub woken once the
+            # submit lock is released (see Executor._start).
             self._in_transit.add(item)
-            self._hub_state.channel.call_soon(lambda: self._arrive(item))
+            self._hub_state.channel.post(lambda: self._arrive(item))
+            return True
         return False
+
+    def _after_start(self, item: WorkItem) -> None:
+        self._hub_state.channel.wake()
 
     def _arrive(self, item: WorkItem) -> None:
         """In the hub's thread: dispatch a call another OS thread submitted."""

@@ -363,17 +363,24 @@ class _Manager:
         """Queue ``item`` for the manager; called under the executor's submit lock.
 
         Raises :class:`BrokenProcessPool`, without queueing ``item``, if the
-        manager thread cannot be started.
+        manager thread cannot be started. The caller then calls :meth:`wake`,
+        once it has released the lock: the wake is a system call.
         """
         if self._thread is None:
             self._start_thread()
         self._pending.append(item)
+
+    def wake(self) -> None:
+        """Have the manager look at the pending calls (one byte, only if none is unread)."""
         if not self._signalled:
-            self._signalled = True
-            try:
-                _write(self._wake_write, b"\0")
-            except BlockingIOError:
-                pass  # The pipe is full of wake-ups already.
+            self._write_wake_byte()
+
+    def _write_wake_byte(self) -> None:
+        self._signalled = True
+        try:
+            _write(self._wake_write, b"\0")
+        except BlockingIOError:
+            pass  # The pipe is full of wake-ups already.
 
     def take_pending(self) -> list[WorkItem]:
         """Remove every call not yet handed to a worker."""
@@ -388,11 +395,7 @@ class _Manager:
         """Finish the calls accepted so far, then stop every worker; do not wait."""
         self._stopping = True
         if self._thread is not None:
-            self._signalled = True
-            try:
-                _write(self._wake_write, b"\0")
-            except BlockingIOError:
-                pass  # The pipe is full of wake-ups already.
+            self._write_wake_byte()  # Whether or not one is unread: a stop must be seen.
 
     def in_manager_thread(self) -> bool:
         return self._thread is not None and self._thread.ident == _native.get_ident()
@@ -1083,7 +1086,10 @@ class ProcessPoolExecutor(Executor):
         if manager.stopping:
             raise RuntimeError("cannot schedule new futures after interpreter shutdown")
         manager.submit(item)
-        return False
+        return True
+
+    def _after_start(self, item: WorkItem) -> None:
+        self._manager.wake()
 
     def _take_pending(self) -> list[WorkItem]:
         return self._manager.take_pending()

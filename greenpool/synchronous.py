@@ -68,7 +68,7 @@ class SynchronousExecutor(Executor):
     def _start(self, item: WorkItem) -> bool:
         return True
 
-    def _run_in_caller(self, item: WorkItem) -> None:
+    def _after_start(self, item: WorkItem) -> None:
         if self._run_work_func is None:
             item._run()
         else:

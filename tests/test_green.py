@@ -683,6 +683,35 @@ def test_a_native_thread_can_submit_and_wait_on_the_result(make: Callable[..., A
 
 
 @pytest.mark.core
+def test_a_native_submit_wakes_the_hub_only_after_releasing_the_submit_lock(
+    make: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wake-up is a write to the hub's pipe: a system call, which gives up
+    # the GIL. Made under the submit lock, it left the lock held until the
+    # native thread got the GIL back, a switch interval later, while every
+    # green thread of the hub that wanted to submit waited (issue 8, item 8).
+    from greenpool import _hubcall
+
+    executor = make(2)
+    lock_held_at_write: list[bool] = []
+    write = _hubcall._os_write
+
+    def recording_write(fd: int, data: bytes) -> int:
+        lock_held_at_write.append(executor._submit_lock.locked())
+        return write(fd, data)
+
+    monkeypatch.setattr(_hubcall, "_os_write", recording_write)
+    submitted: list[Any] = []
+    for i in range(5):
+        thread = threading.Thread(target=lambda i=i: submitted.append(executor.submit(abs, -i)))
+        thread.start()
+        thread.join(10)
+        assert submitted[i].result(timeout=5) == i  # The hub drained the pipe: the next writes.
+    assert lock_held_at_write
+    assert not any(lock_held_at_write)
+
+
+@pytest.mark.core
 def test_a_native_thread_can_shut_the_executor_down_and_wait(make: Callable[..., Any]) -> None:
     executor = make(2)
     futures = [executor.submit(eventlet.sleep, 0.005) for _ in range(6)]
@@ -726,42 +755,6 @@ def test_shutdown_accounts_for_a_call_a_native_thread_just_submitted(
     assert (stats.pending, stats.running) == (0, 0), stats
     assert future.done()
     assert future.cancelled() if cancel_futures else future.result(timeout=0) == 1
-
-
-@pytest.mark.core
-def test_a_chain_of_calls_that_submit_calls_leaves_other_green_threads_their_turn(
-    make: Callable[..., Any],
-) -> None:
-    # Each call hands the next to an idle worker. The hub switches to
-    # workers in batches, one timer for all switches scheduled before it
-    # fires; a batch must not also run the switches its own calls schedule,
-    # or the chain would hold the hub (and its IO) until it ended.
-    executor = make(2)
-    done = eventlet.event.Event()
-
-    def link(remaining: int) -> None:
-        if remaining == 0:
-            done.send(None)
-        else:
-            executor.submit(link, remaining - 1)
-
-    ticks = [0]
-
-    def tick() -> None:
-        while not done.ready():
-            ticks[0] += 1
-            eventlet.sleep(0)
-
-    ticker = eventlet.spawn(tick)
-    executor.submit(link, 300)
-    with eventlet.Timeout(10):
-        done.wait()
-        ticker.wait()
-    assert ticks[0] >= 100, ticks  # About one tick a link: the hub turned between links.
-
-
-class _Result:
-    """A result that can be watched with a weak reference."""
 
 
 def open_descriptors() -> int:
@@ -825,6 +818,42 @@ def test_a_wake_for_a_hub_whose_thread_has_ended_writes_nowhere() -> None:
     finally:
         os.close(read_fd)
         os.close(write_fd)
+
+
+@pytest.mark.core
+def test_a_chain_of_calls_that_submit_calls_leaves_other_green_threads_their_turn(
+    make: Callable[..., Any],
+) -> None:
+    # Each call hands the next to an idle worker. The hub switches to
+    # workers in batches, one timer for all switches scheduled before it
+    # fires; a batch must not also run the switches its own calls schedule,
+    # or the chain would hold the hub (and its IO) until it ended.
+    executor = make(2)
+    done = eventlet.event.Event()
+
+    def link(remaining: int) -> None:
+        if remaining == 0:
+            done.send(None)
+        else:
+            executor.submit(link, remaining - 1)
+
+    ticks = [0]
+
+    def tick() -> None:
+        while not done.ready():
+            ticks[0] += 1
+            eventlet.sleep(0)
+
+    ticker = eventlet.spawn(tick)
+    executor.submit(link, 300)
+    with eventlet.Timeout(10):
+        done.wait()
+        ticker.wait()
+    assert ticks[0] >= 100, ticks  # About one tick a link: the hub turned between links.
+
+
+class _Result:
+    """A result that can be watched with a weak reference."""
 
 
 @pytest.mark.core

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -533,6 +534,47 @@ def test_lock_contended_by_green_and_native_threads_does_not_block_the_hub() -> 
         contender.wait()
         eventually(lambda: not thread.is_alive())
     assert events == ["native acquired", "native releases", "green acquired"]
+    assert not lock.locked()
+
+
+@pytest.mark.core
+def test_a_green_contender_gives_up_the_gil_to_a_native_holder_that_needs_it() -> None:
+    # A native thread holding the lock gives up the GIL (a system call) and
+    # needs it back to release. A green contender that only yielded to its
+    # hub kept the GIL in its own thread, so the holder waited for a forced
+    # switch: one switch interval each time, here made 5 s so that the
+    # difference cannot be missed. The contender must block on the lock
+    # instead, giving the GIL up, so the holder finishes at once.
+    lock = Lock()
+    holding = threading.Event()
+    outcome: dict[str, float] = {}
+
+    def holder() -> None:
+        with lock:
+            holding.set()
+            time.sleep(0.01)  # Gives up the GIL while holding the lock.
+
+    def green_contender() -> None:
+        eventlet.hubs.get_hub()  # This thread's own hub, which watches nothing.
+        assert current_hub() is not None  # A green waiter, not a native one.
+        assert holding.wait(LONG)
+        started = time.monotonic()
+        lock.acquire()
+        outcome["waited"] = time.monotonic() - started
+        lock.release()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        threads = [start_native(holder)]
+        assert holding.wait(LONG)
+        threads.append(start_native(green_contender))
+        for thread in threads:
+            thread.join(3 * LONG)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(thread.is_alive() for thread in threads)
+    assert outcome["waited"] < WOKEN_BOUND / 4  # Not a 5 s switch interval.
     assert not lock.locked()
 
 

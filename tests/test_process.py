@@ -944,3 +944,30 @@ def test_a_green_thread_waiting_on_a_call_does_not_block_the_hub(monkey_patched:
     assert int(green_ticks) >= 10, done.stdout
     assert int(main_ticks) >= 10, done.stdout
     assert manager.endswith("-manager")  # Callbacks run in the real manager thread.
+
+
+@pytest.mark.core
+@pytest.mark.timeout(30)
+def test_submit_wakes_the_manager_only_after_releasing_the_submit_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The wake-up is a write to the manager's pipe, a system call that gives
+    # up the GIL; made under the submit lock, it kept every other submitter
+    # waiting until this thread got the GIL back.
+    from greenpool import process
+
+    lock_held_at_wake: list[bool] = []
+    write = process._write
+    with ProcessPoolExecutor(1) as executor:
+
+        def recording_write(fd: int, data: Any) -> int:
+            if data == b"\0":  # A wake byte, not a call frame.
+                lock_held_at_wake.append(executor._submit_lock.locked())
+            return write(fd, data)
+
+        monkeypatch.setattr(process, "_write", recording_write)
+        for i in range(5):
+            assert executor.submit(add, i).result(timeout=20) == i
+        monkeypatch.undo()  # Before shutdown, whose stop is made under the lock on purpose.
+    assert len(lock_held_at_wake) >= 5  # Each submit found the manager asleep, and woke it.
+    assert not any(lock_held_at_wake)
