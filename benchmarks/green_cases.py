@@ -400,14 +400,23 @@ def _queued(submit: Callable[..., Any], n: int, *, rss: bool) -> float:
         for i in range(n):
             held[i] = submit(noop)
 
-    return memory_per_call(fill, n, rss=rss)
+    try:
+        return memory_per_call(fill, n, rss=rss)
+    finally:
+        # Unblock the worker, so that it can end: greenpool finishes a green
+        # pool's calls at interpreter exit, and would wait for this one.
+        blocker.send()
 
 
 def _queued_greenpool(n: int, rss: bool) -> float:
     from greenpool import GreenThreadPoolExecutor
 
     green_hub()
-    return _queued(GreenThreadPoolExecutor(1).submit, n, rss=rss)
+    executor = GreenThreadPoolExecutor(1)
+    try:
+        return _queued(executor.submit, n, rss=rss)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)  # Not the 200,000 queued calls.
 
 
 def _queued_futurist(n: int, rss: bool) -> float:

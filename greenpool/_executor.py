@@ -459,10 +459,13 @@ class Executor(concurrent.futures.Executor):
 
         Calls already accepted still run unless ``cancel_futures`` is true, in
         which case every call that has not started is cancelled (futurist
-        ignores the flag). A call that submits while shutdown waits gets
-        ``RuntimeError``, and shutdown still returns. Called from inside one
-        of this executor's own workers, ``wait=True`` waits for the other
-        workers only, rather than for itself, which would never return.
+        ignores the flag), wherever it waits: queued, handed to a worker that
+        has not started it, or on its way from another OS thread. A call that
+        submits while shutdown waits gets ``RuntimeError``, and shutdown still
+        returns. Called from inside one of this executor's own workers,
+        ``wait=True`` waits for the other workers only, and not for those that
+        are themselves in ``shutdown(wait=True)``: waiting for itself, or for
+        each other, would never return.
         """
         with self._submit_lock:
             self._shut_down = True
