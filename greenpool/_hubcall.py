@@ -9,12 +9,11 @@ native thread and a green thread cannot wait on each other there.
 
 The classic answer, also used by ``eventlet.tpool``, is a self-pipe: the
 other thread appends the callable to a deque (append and popleft are atomic
-in CPython) and writes one byte to a pipe whose read end the hub watches.
-The hub drains the pipe and runs the callables in its own greenlet. There is
-one channel per hub (see :class:`greenpool._parking.HubState`), created from
-the hub's own thread, because a hub's listener table is not thread-safe; a
-byte is written only when the channel is not already signalled, so a burst
-of wakeups costs one syscall.
+in CPython) and wakes the hub through a :class:`greenpool._wakeup.WakePipe`
+whose read end the hub watches (one byte per burst of wake-ups). The hub
+drains the pipe and runs the callables in its own greenlet. There is one
+channel per hub (see :class:`greenpool._parking.HubState`), created from the
+hub's own thread, because a hub's listener table is not thread-safe.
 
 **The pipe is watched only once it is needed.** A hub that watches no file
 descriptor waits for its next timer with ``time.sleep``, to the microsecond;
@@ -33,10 +32,9 @@ may therefore wait up to that long; every later one wakes the hub at once.
 run by :func:`greenpool._native.on_thread_exit`): a service that creates a
 green executor in each of many short-lived threads must not leak two
 descriptors per thread. A waker in another thread may still hold the
-channel then, so every write and the close take one small lock and a write
-after the close is dropped: a byte written to a closed descriptor's number,
-reused by then for a socket or a file, would corrupt it. A call posted to a
-closed channel is dropped too: its hub will never run again.
+channel then; the pipe drops a wake that comes after the close (see
+:mod:`greenpool._wakeup`), and the calls posted to a closed channel are
+dropped too: its hub will never run again.
 
 **Posting and waking are two steps** (:meth:`HubChannel.post`,
 :meth:`HubChannel.wake`; :meth:`HubChannel.call_soon` does both), so that a
@@ -49,43 +47,32 @@ stays held until the thread gets the GIL back, up to a switch interval
 from __future__ import annotations
 
 import collections
-import os
 from collections.abc import Callable
-
-# eventlet.monkey_patch() replaces os.read/os.write with green versions that
-# refuse to run inside the hub's own loop (where _on_readable runs) and would
-# switch greenlets inside a waker's critical path. The posix module's
-# functions are the real ones, whatever has been patched.
-from posix import read as _os_read
-from posix import write as _os_write
 from typing import Any
 
-from greenpool import _native
+from greenpool._wakeup import WakePipe
 
 #: How often a hub whose pipe is not watched yet looks for calls from other threads.
 POLL_INTERVAL = 0.01
 
 
 class HubChannel:
-    """A self-pipe watched by one hub, plus the callables waiting to run there."""
+    """A wake-up pipe watched by one hub, plus the callables waiting to run there."""
 
     def __init__(self, hub: Any) -> None:
         self._hub = hub
         self._calls: collections.deque[Callable[[], object]] = collections.deque()
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self._write_fd, False)
-        # Set by a caller that writes a byte, cleared by the hub after it
-        # drains the pipe; a lost race only costs one extra byte.
-        self._signalled = False
+        self._pipe = WakePipe()
         self.watched = False
-        # Held for each write and for the close, never across anything else.
-        self._write_guard = _native.allocate_lock()
-        self._closed = False
         if self._hub_watches_anything():
             self._watch()
         else:
             hub.schedule_call_global(POLL_INTERVAL, self._poll)
+
+    @property
+    def read_fd(self) -> int:
+        """The descriptor the hub watches (once :attr:`watched`)."""
+        return self._pipe.read_fd
 
     def _hub_watches_anything(self) -> bool:
         listeners = self._hub.listeners
@@ -96,11 +83,11 @@ class HubChannel:
         # makes the hub's next wait return at once.
         self.watched = True
         hub = self._hub
-        hub.add(hub.READ, self._read_fd, self._on_readable, self._on_closed, None)
+        hub.add(hub.READ, self._pipe.read_fd, self._on_readable, self._on_closed, None)
 
     def _poll(self) -> None:
         """In the hub, while the pipe is not watched: start watching it once it is needed."""
-        if self._calls or self._signalled or self._hub_watches_anything():
+        if self._calls or self._pipe.signalled or self._hub_watches_anything():
             self._watch()
         else:
             self._hub.schedule_call_global(POLL_INTERVAL, self._poll)
@@ -108,8 +95,7 @@ class HubChannel:
     def call_soon(self, fn: Callable[[], object]) -> None:
         """Run ``fn()`` in the hub's greenlet soon; safe from any OS thread."""
         self._calls.append(fn)
-        if not self._signalled:
-            self._signal()
+        self._pipe.wake()
 
     def post(self, fn: Callable[[], object]) -> None:
         """Queue ``fn()`` to run in the hub's greenlet once it is woken; any OS thread.
@@ -121,49 +107,19 @@ class HubChannel:
 
     def wake(self) -> None:
         """Have the hub run what has been posted; safe from any OS thread."""
-        if not self._signalled:
-            self._signal()
-
-    def _signal(self) -> None:
-        self._signalled = True
-        with self._write_guard:
-            if self._closed:
-                return  # The hub's thread has ended: there is no one to wake.
-            try:
-                _os_write(self._write_fd, b"\0")
-            except BlockingIOError:
-                pass  # The pipe is full: the hub has wakeups pending already.
+        self._pipe.wake()
 
     def close(self) -> None:
-        """Close the pipe, once its hub's thread has ended; later wakes are dropped.
-
-        Never waits long: a waker holds the guard for one write, so if it cannot
-        be had within a second something is badly wrong, and leaving two
-        descriptors open beats hanging the thread that is ending.
-        """
-        if not self._write_guard.acquire(True, 1.0):
-            return
-        try:
-            if self._closed:
-                return
-            self._closed = True
-            self._calls.clear()
-            os.close(self._read_fd)
-            os.close(self._write_fd)
-        finally:
-            self._write_guard.release()
+        """Close the pipe, once its hub's thread has ended; later wakes are dropped."""
+        self._pipe.close()
+        self._calls.clear()
 
     def _on_readable(self, _fileno: int) -> None:
-        # Order matters: drain, then clear the flag, then run the calls. A
-        # call appended before the clear is run by the loop below; a caller
-        # that finds the flag clear writes a byte the drain did not see, so
-        # the hub comes back for its call.
-        try:
-            while _os_read(self._read_fd, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        self._signalled = False
+        # Drain (which clears the flag), then run the calls: a call appended
+        # before the clear is run by the loop below; a caller that finds the
+        # flag clear writes a byte the drain did not see, so the hub comes
+        # back for its call.
+        self._pipe.drain()
         calls = self._calls
         while calls:
             calls.popleft()()

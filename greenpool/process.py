@@ -21,10 +21,11 @@ pair per worker instead of two shared queues::
 
 **submit.** The executor base checks shutdown, runs ``check_and_reject`` and
 counts the call, then :meth:`ProcessPoolExecutor._start` appends the work item
-to the *pending* deque and writes one byte to the manager's wake pipe (only
-if no byte is outstanding, so a burst costs one system call). Nothing is
-pickled yet, so a pending call can still be cancelled and costs nothing if
-it is.
+to the *pending* deque and, once the submit lock is released
+(``_after_start``), wakes the manager through its
+:class:`~greenpool._wakeup.WakePipe` (one byte, only if none is unread, so
+a burst costs one system call). Nothing is pickled yet, so a pending call
+can still be cancelled and costs nothing if it is.
 
 **dispatch.** The manager, one real OS thread even under
 ``eventlet.monkey_patch()``, takes pending calls in order and assigns each
@@ -131,6 +132,7 @@ from greenpool._executor import (
 from greenpool._future import Future
 from greenpool._parking import ParkingLot
 from greenpool._timeouts import os_wait
+from greenpool._wakeup import WakePipe
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerLostError"]
 
@@ -290,11 +292,6 @@ class _Worker:
 _running: set[_Manager] = set()
 
 
-def _close_pipe(*fds: int) -> None:
-    for fd in fds:
-        os.close(fd)
-
-
 class _Manager:
     """The parent's side of the pool: the state and loop of the one manager thread.
 
@@ -324,8 +321,7 @@ class _Manager:
         self._submit_lock = submit_lock
         self._pending: deque[WorkItem] = deque()
         self._thread: Any = None
-        self._wake_read = self._wake_write = -1
-        self._signalled = False
+        self._wakeup: WakePipe | None = None  # Made with the thread.
         self._stopping = False
         self._broken: str | None = None
         self._broken_cause: BaseException | None = None
@@ -372,15 +368,8 @@ class _Manager:
 
     def wake(self) -> None:
         """Have the manager look at the pending calls (one byte, only if none is unread)."""
-        if not self._signalled:
-            self._write_wake_byte()
-
-    def _write_wake_byte(self) -> None:
-        self._signalled = True
-        try:
-            _write(self._wake_write, b"\0")
-        except BlockingIOError:
-            pass  # The pipe is full of wake-ups already.
+        if self._wakeup is not None:
+            self._wakeup.wake()
 
     def take_pending(self) -> list[WorkItem]:
         """Remove every call not yet handed to a worker."""
@@ -394,8 +383,8 @@ class _Manager:
     def stop(self) -> None:
         """Finish the calls accepted so far, then stop every worker; do not wait."""
         self._stopping = True
-        if self._thread is not None:
-            self._write_wake_byte()  # Whether or not one is unread: a stop must be seen.
+        if self._wakeup is not None:
+            self._wakeup.signal()  # Whether or not one is unread: a stop must be seen.
 
     def in_manager_thread(self) -> bool:
         return self._thread is not None and self._thread.ident == _native.get_ident()
@@ -411,13 +400,10 @@ class _Manager:
 
     def _start_thread(self) -> None:
         """Start the manager thread (under the submit lock); if it cannot, break the pool."""
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
-        os.set_blocking(self._wake_write, False)
-        # Closed when the manager is collected, not when its thread ends: another
-        # thread may still write a wake-up, and a closed descriptor's number can
-        # be reused by anything.
-        weakref.finalize(self, _close_pipe, self._wake_read, self._wake_write).atexit = False
+        self._wakeup = wakeup = WakePipe()
+        # Closed when the manager is collected rather than when its thread
+        # ends: nothing can wake a collected manager any more.
+        weakref.finalize(self, wakeup.close).atexit = False
         # A real OS thread even after monkey patching: it blocks in poll().
         thread = _native.threading_module().Thread(
             target=self._run, name=f"{self._name}-manager", daemon=True
@@ -462,15 +448,20 @@ class _Manager:
     def _loop(self) -> None:
         assert _new_poll is not None
         self._poll = poll = _new_poll()
-        poll.register(self._wake_read, _POLLIN)
+        wakeup = self._wakeup
+        assert wakeup is not None
+        wake_fd = wakeup.read_fd
+        poll.register(wake_fd, _POLLIN)
         fds = self._fds
         while True:
             self._dispatch()
             if self._finished():
                 return
             for fd, _event in poll.poll(self._poll_timeout()):
-                if fd == self._wake_read:
-                    self._drain_wake_pipe()
+                if fd == wake_fd:
+                    # Drained (and its flag cleared) before the loop looks at
+                    # the deque again: a submission after this writes a byte.
+                    wakeup.drain()
                     continue
                 watched = fds.get(fd)
                 if watched is None:
@@ -484,16 +475,6 @@ class _Manager:
                     self._send(worker)
             if self._timed:
                 self._expire_timeouts()
-
-    def _drain_wake_pipe(self) -> None:
-        # Drain, then clear the flag, then (back in the loop) look at the
-        # deque: a submission after the clear writes a byte of its own.
-        try:
-            while _read(self._wake_read, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        self._signalled = False
 
     def _poll_timeout(self) -> int | None:
         """Milliseconds until the next call's deadline, at most ``LONGEST_OS_WAIT``.

@@ -690,17 +690,17 @@ def test_a_native_submit_wakes_the_hub_only_after_releasing_the_submit_lock(
     # the GIL. Made under the submit lock, it left the lock held until the
     # native thread got the GIL back, a switch interval later, while every
     # green thread of the hub that wanted to submit waited (issue 8, item 8).
-    from greenpool import _hubcall
+    from greenpool import _wakeup
 
     executor = make(2)
     lock_held_at_write: list[bool] = []
-    write = _hubcall._os_write
+    write = _wakeup._os_write
 
     def recording_write(fd: int, data: bytes) -> int:
         lock_held_at_write.append(executor._submit_lock.locked())
         return write(fd, data)
 
-    monkeypatch.setattr(_hubcall, "_os_write", recording_write)
+    monkeypatch.setattr(_wakeup, "_os_write", recording_write)
     submitted: list[Any] = []
     for i in range(5):
         thread = threading.Thread(target=lambda i=i: submitted.append(executor.submit(abs, -i)))

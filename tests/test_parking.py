@@ -369,7 +369,7 @@ else:  # A native thread shuts the green pool down, releasing its idle workers.
     while native.is_alive():
         eventlet.sleep(0.005)
     assert executor.num_workers == 0
-assert channel.watched and list(watched()[0]) == [channel._read_fd], watched()
+assert channel.watched and list(watched()[0]) == [channel.read_fd], watched()
 
 # From now on the hub is woken through the pipe.
 future = greenpool.Future()
@@ -392,7 +392,7 @@ read_fd, _ = os.pipe()
 hub.add(hub.READ, read_fd, lambda fd: None, lambda *args: None, None)
 executor = greenpool.GreenThreadPoolExecutor(1)
 channel = hub_state(hub).channel
-assert channel.watched and sorted(watched()[0]) == sorted([read_fd, channel._read_fd])
+assert channel.watched and sorted(watched()[0]) == sorted([read_fd, channel.read_fd])
 """,
     )
 
@@ -411,7 +411,7 @@ assert not channel.watched
 server = eventlet.listen(("127.0.0.1", 0))
 accepting = eventlet.spawn(server.accept)  # The hub now watches the socket.
 eventlet.sleep(0.05)
-assert channel.watched and channel._read_fd in watched()[0], watched()
+assert channel.watched and channel.read_fd in watched()[0], watched()
 client = socket.create_connection(server.getsockname())
 conn, _ = accepting.wait()
 conn.close(), client.close(), server.close()

@@ -954,18 +954,21 @@ def test_submit_wakes_the_manager_only_after_releasing_the_submit_lock(
     # The wake-up is a write to the manager's pipe, a system call that gives
     # up the GIL; made under the submit lock, it kept every other submitter
     # waiting until this thread got the GIL back.
-    from greenpool import process
+    from greenpool import _wakeup
 
     lock_held_at_wake: list[bool] = []
-    write = process._write
+    write = _wakeup._os_write
     with ProcessPoolExecutor(1) as executor:
+        assert executor.submit(add, -1).result(timeout=20) == -1  # Its manager has a pipe now.
+        manager_pipe = executor._manager._wakeup
+        assert manager_pipe is not None
 
-        def recording_write(fd: int, data: Any) -> int:
-            if data == b"\0":  # A wake byte, not a call frame.
+        def recording_write(fd: int, data: bytes) -> int:
+            if fd == manager_pipe._write_fd:  # Not a green waiter's hub pipe.
                 lock_held_at_wake.append(executor._submit_lock.locked())
             return write(fd, data)
 
-        monkeypatch.setattr(process, "_write", recording_write)
+        monkeypatch.setattr(_wakeup, "_os_write", recording_write)
         for i in range(5):
             assert executor.submit(add, i).result(timeout=20) == i
         monkeypatch.undo()  # Before shutdown, whose stop is made under the lock on purpose.
