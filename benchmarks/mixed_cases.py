@@ -21,7 +21,11 @@ at once, as issue 8 describes:
 of its submit attempts, in milliseconds; ``mixed-native`` the native
 submitters' combined cost per accepted call (1e6 / their combined rate in
 calls per second), beside a single native thread submitting alone to the
-same pool. futurist is not measured: its green executor cannot take
+same pool. Each is measured on a quiet machine and again with another
+process spinning on a CPU (``BUSY_CORE``), as on a shared host: with the
+four threads squeezed onto one core, a thread that gives up the GIL waits
+longer to get it back, and stalls caused by a lock held across that wait
+grow from milliseconds to seconds. futurist is not measured: its green executor cannot take
 submissions from native threads (its green locks switch greenlets across
 threads: ``greenlet.error: Cannot switch to a different thread``, then it
 hangs).
@@ -29,6 +33,9 @@ hangs).
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import threading
 from time import perf_counter
 from typing import Any
@@ -43,6 +50,11 @@ NATIVE_SUBMITTERS = 3
 CALL_SLEEP = 0.001
 NATIVE_BACKOFF = 0.0002
 
+#: The implementations' names, and the spinning process of the busy ones.
+QUIET = "greenpool"
+BUSY = "greenpool, another process busy on a CPU"
+BUSY_CORE = "while True: pass"
+
 MIXED_GAP = case(
     "mixed-gap",
     group="green",
@@ -56,6 +68,7 @@ MIXED_GAP = case(
     quick_n=10_000,
     targets=(
         at_most(20, "longest gap a green submitter sees beside 3 native submitters under 20 ms"),
+        at_most(20, "the same with another process busy on a CPU", reference=BUSY),
     ),
 )
 
@@ -153,26 +166,45 @@ def _green_submitter(executor: Any, n: int) -> float:
     return longest
 
 
-def _mixed(n: int, natives: int) -> tuple[float, float, int]:
+class _BusyCore:
+    """Another process spinning on a CPU while the measurement runs, as on a shared host."""
+
+    def __enter__(self) -> _BusyCore:
+        self._process = subprocess.Popen([sys.executable, "-c", BUSY_CORE])
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._process.kill()
+        self._process.wait()
+
+
+def _mixed(n: int, natives: int, *, busy: bool = False) -> tuple[float, float, int]:
     """Green submitters beside ``natives`` native ones: (longest gap s, seconds, accepted)."""
     import eventlet
 
     green_hub()
     executor = _pool()
     submitters = _NativeSubmitters(executor, natives)
-    start = perf_counter()
-    submitters.start()
-    greens = [eventlet.spawn(_green_submitter, executor, n) for _ in range(GREEN_SUBMITTERS)]
-    longest = max(green.wait() for green in greens)
-    elapsed = perf_counter() - start
-    submitters.stop()
+    with _BusyCore() if busy else contextlib.nullcontext():
+        start = perf_counter()
+        submitters.start()
+        greens = [eventlet.spawn(_green_submitter, executor, n) for _ in range(GREEN_SUBMITTERS)]
+        longest = max(green.wait() for green in greens)
+        elapsed = perf_counter() - start
+        submitters.stop()
     executor.shutdown()
     return longest, elapsed, sum(submitters.accepted)
 
 
-@MIXED_GAP.implementation("greenpool")
+@MIXED_GAP.implementation(QUIET)
 def mixed_gap_greenpool(n: int) -> float:
     longest, _elapsed, _accepted = _mixed(n, NATIVE_SUBMITTERS)
+    return longest * 1e3
+
+
+@MIXED_GAP.implementation(BUSY)
+def mixed_gap_busy(n: int) -> float:
+    longest, _elapsed, _accepted = _mixed(n, NATIVE_SUBMITTERS, busy=True)
     return longest * 1e3
 
 
@@ -182,9 +214,15 @@ def mixed_gap_green_only(n: int) -> float:
     return longest * 1e3
 
 
-@MIXED_NATIVE.implementation("greenpool")
+@MIXED_NATIVE.implementation(QUIET)
 def mixed_native_greenpool(n: int) -> float:
     _longest, elapsed, accepted = _mixed(n, NATIVE_SUBMITTERS)
+    return per_call_us(elapsed, max(1, accepted))
+
+
+@MIXED_NATIVE.implementation(BUSY)
+def mixed_native_busy(n: int) -> float:
+    _longest, elapsed, accepted = _mixed(n, NATIVE_SUBMITTERS, busy=True)
     return per_call_us(elapsed, max(1, accepted))
 
 
