@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from greenpool import rejection, waiters
 from greenpool._errors import CallTimeoutError, RejectedSubmission
-from greenpool._executor import Executor, WorkItem
+from greenpool._executor import Executor
 from greenpool._future import Future, GreenFuture
 from greenpool._statistics import ExecutorStatistics
+from greenpool._workitem import WorkItem
 from greenpool.green import GreenThreadPoolExecutor
 from greenpool.synchronous import SynchronousExecutor
 from greenpool.thread import BrokenThreadPool, ThreadPoolExecutor

@@ -27,7 +27,7 @@ statistics (:class:`greenpool._statistics.Gatherer`), is guarded by one
 reentrant OS lock, :data:`STATE_LOCK`, instead of a lock per future:
 
 * A call's future and its executor's counters change together, in one
-  critical section (:class:`greenpool._executor.WorkItem`), so a statistics
+  critical section (:class:`greenpool._workitem.WorkItem`), so a statistics
   snapshot and the future never disagree, and running a call costs two lock
   round trips instead of five.
 * ``concurrent.futures.wait`` and ``as_completed`` acquire the condition of

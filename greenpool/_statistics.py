@@ -173,7 +173,7 @@ class Gatherer:
       instructions with no yield inside. The ``*_locked`` methods are for
       callers that already hold it: a worker counts a call's start or finish
       in the same critical section that changes its future
-      (:class:`greenpool._executor.WorkItem`).
+      (:class:`greenpool._workitem.WorkItem`).
 
     Everything else is derived: ``pending = submitted - started - cancelled``,
     ``running = started - executed``. A call is counted as submitted before

@@ -34,10 +34,11 @@ from greenlet import getcurrent, greenlet
 
 from greenpool import _exit
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, WorkItem, check_call_timeout
+from greenpool._executor import CheckAndReject, Executor, check_call_timeout
 from greenpool._future import Future
 from greenpool._native import get_ident
 from greenpool._parking import ParkingLot, call_later, current_hub, hub_state
+from greenpool._workitem import WorkItem
 
 LOGGER = logging.getLogger("greenpool")
 

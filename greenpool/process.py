@@ -121,18 +121,12 @@ from typing import Any, ParamSpec, TypeVar
 from greenpool import _exit, _native, _parking
 from greenpool import _process_worker as _wire
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import (
-    CheckAndReject,
-    Executor,
-    WorkItem,
-    check_call_timeout,
-    check_map_arguments,
-    now,
-)
+from greenpool._executor import CheckAndReject, Executor, check_call_timeout, check_map_arguments
 from greenpool._future import Future
 from greenpool._parking import ParkingLot
 from greenpool._timeouts import os_wait
 from greenpool._wakeup import WakePipe
+from greenpool._workitem import WorkItem, now
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerLostError"]
 

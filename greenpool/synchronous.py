@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from greenpool._executor import CheckAndReject, Executor, WorkItem
+from greenpool._executor import CheckAndReject, Executor
+from greenpool._workitem import WorkItem
 
 
 class Work:

@@ -62,8 +62,9 @@ from concurrent.futures._base import LOGGER
 from typing import Any
 
 from greenpool import _exit, _native
-from greenpool._executor import CheckAndReject, Executor, WorkItem
+from greenpool._executor import CheckAndReject, Executor
 from greenpool._parking import ParkingLot
+from greenpool._workitem import WorkItem
 
 
 class BrokenThreadPool(concurrent.futures.thread.BrokenThreadPool):

@@ -1,0 +1,225 @@
+"""WorkItem: an accepted call and its future, in one object, and every change of its state.
+
+The executor base (:mod:`greenpool._executor`) makes one per accepted
+``submit`` and returns it as the call's :class:`~greenpool.Future`; a
+backend only decides which worker runs it. Here is everything that happens
+to a call from then on, each change of the future made together with the
+matching count in its executor's statistics, under
+:data:`greenpool._future.STATE_LOCK`: started (``_run``, or ``_start`` for
+a backend that runs the call elsewhere, the process pool), finished
+(``_succeed``, ``_fail``), refused by a broken pool (``_refuse``),
+cancelled by its caller (``cancel``) or withdrawn by shutdown
+(``_withdraw``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, PENDING, RUNNING
+from typing import Any
+
+from greenlet import GreenletExit
+
+from greenpool._future import STATE_LOCK, Future
+from greenpool._statistics import Gatherer
+
+#: The clock for every wait and run time.
+now = time.monotonic
+
+_acquire = STATE_LOCK.acquire
+_release = STATE_LOCK.release
+
+#: The keyword arguments of every call submitted without any: one shared
+#: empty dict instead of keeping the one ``submit(**kwargs)`` built, which
+#: would hold 64 bytes a queued call and count towards garbage collection.
+_NO_KWARGS: dict[str, Any] = {}
+
+
+class WorkItem(Future[Any]):
+    """An accepted call and its future, in one object, as Java's ``FutureTask``.
+
+    ``submit`` returns it: to its caller it is the call's :class:`Future`
+    (``repr`` says so too); to the backend it is the call to run. One object
+    per call rather than a future and a separate work item halves what a
+    queued call costs the garbage collector, the largest share of a burst of
+    submissions. Its call-side members are underscored because every user
+    holds one as a future.
+
+    It is also the one place where a call changes state: each change of the
+    future and the matching count in its executor's statistics happen
+    together, under :data:`greenpool._future.STATE_LOCK`, so whoever sees the
+    future change also sees the call counted, and running a call takes the
+    lock twice: once to start it, once to resolve it. Backends that do not
+    run the call themselves (the process pool) use :meth:`_take_call`,
+    :meth:`_start`, :meth:`_succeed` and :meth:`_fail`; a broken pool fails
+    the calls it will not run with :meth:`_refuse`.
+    """
+
+    _repr_name = "Future"
+
+    __slots__ = ("_args", "_fn", "_gatherer", "_kwargs", "_submitted_at")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        gatherer: Gatherer,
+    ) -> None:
+        # Future.__init__'s fields, set here rather than through super(),
+        # which would cost as much again as the rest of this method.
+        self._lazy_condition = None
+        self._state = PENDING
+        self._result = None
+        self._exception = None
+        self._waiter_list = None
+        self._callback_list = None
+        self._parked = None
+        self._fn: Callable[..., Any] | None = fn
+        self._args: tuple[Any, ...] = args
+        self._kwargs: dict[str, Any] = kwargs or _NO_KWARGS
+        self._gatherer = gatherer
+        self._submitted_at = now()
+
+    def _take_call(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        """The call, which this item then forgets: a user may hold the future long
+        after the call ran, and must not keep its function and arguments alive."""
+        call = (self._fn, self._args, self._kwargs)
+        self._fn, self._args, self._kwargs = None, (), _NO_KWARGS
+        return call  # type: ignore[return-value]
+
+    def _cancelled_locked(self) -> None:
+        self._gatherer.cancelled_locked()
+
+    def cancel(self) -> bool:
+        if not super().cancel():
+            return False
+        # No worker will run it now: drop the call (after the lock is
+        # released, since dropping may run the arguments' finalizers).
+        self._take_call()
+        return True
+
+    def _withdraw(self) -> None:
+        """Cancel a call no worker has started, and tell its waiters so, in one step.
+
+        For ``shutdown(cancel_futures=True)``. ``cancel()`` followed by
+        ``set_running_or_notify_cancel()`` would leave a moment between the
+        two in which a worker that still holds the item (a green worker it
+        was handed to) could notify the cancel itself, and the second call
+        would then find the future in an unexpected state. Here the future
+        goes from pending to cancelled-and-notified under the lock; a worker
+        that later reaches it skips it. A call that has started is left alone.
+        """
+        _acquire()
+        try:
+            state = self._state
+            if state == PENDING:
+                self._state = CANCELLED
+                self._cancelled_locked()
+                parked, self._parked = self._parked, None
+            elif state == CANCELLED:
+                parked = None  # Cancelled by its caller already: only notify.
+            else:
+                return
+            self._start_locked()  # CANCELLED -> CANCELLED_AND_NOTIFIED, waiters told.
+        finally:
+            _release()
+        if state == PENDING:
+            self._take_call()
+            if parked:
+                for waiter in parked:
+                    waiter.wake()
+            self._invoke_callbacks()
+
+    def _start(self, started_at: float) -> bool:
+        """Mark the call running and count its wait; False if it was cancelled meanwhile."""
+        _acquire()
+        try:
+            running = self._start_locked()
+            if running:
+                self._gatherer.started_locked(started_at - self._submitted_at)
+        finally:
+            _release()
+        if running is None:
+            self._unexpected_state()
+        return running
+
+    def _succeed(self, runtime: float, result: Any) -> None:
+        """Count the started call as finished after ``runtime`` s and resolve it with ``result``."""
+        _acquire()
+        try:
+            self._gatherer.finished_locked(runtime, False)
+            parked = self._finish_locked(result, None)
+        finally:
+            _release()
+        self._finished(parked)
+
+    def _fail(self, runtime: float, error: BaseException) -> None:
+        """Count the started call as failed after ``runtime`` s and resolve it with ``error``."""
+        _acquire()
+        try:
+            self._gatherer.finished_locked(runtime, True)
+            parked = self._finish_locked(None, error, failed=True)
+        finally:
+            _release()
+        self._finished(parked)
+
+    def _refuse(self, error: BaseException) -> None:
+        """Fail, with ``error``, a call no worker will run (a broken pool).
+
+        Counted as a call that started and failed at once, like one that
+        raised ``error``; a cancelled future stays cancelled.
+        """
+        self._take_call()
+        if self._start(now()):
+            self._fail(0.0, error)
+
+    def _run(self) -> None:
+        """Run the call in this worker, unless it was cancelled while queued.
+
+        Every exception goes to the future, as in the stdlib; a
+        ``GreenletExit`` (the worker greenlet is being killed) is re-raised
+        afterwards so the kill still ends the worker.
+
+        :meth:`_take_call`, :meth:`_start` and :meth:`_succeed`, inlined for
+        the common case: this is most of what a worker does per call, and
+        each method call would add a tenth to it.
+        """
+        fn, args, kwargs = self._fn, self._args, self._kwargs
+        self._fn, self._args, self._kwargs = None, (), _NO_KWARGS
+        gatherer = self._gatherer
+        started_at = now()
+        _acquire()
+        try:
+            if self._state == PENDING:
+                self._state = RUNNING
+                gatherer.started_locked(started_at - self._submitted_at)
+                running: bool | None = True
+            else:
+                running = self._start_locked()
+        finally:
+            _release()
+        if not running:
+            # CANCELLED_AND_NOTIFIED: withdrawn by shutdown while a worker
+            # held it (see _withdraw); the worker just moves on.
+            if running is None and self._state != CANCELLED_AND_NOTIFIED:
+                self._unexpected_state()
+            return
+        try:
+            result = fn(*args, **kwargs)  # type: ignore[misc]
+        except BaseException as exc:
+            self._fail(now() - started_at, exc)
+            if isinstance(exc, GreenletExit):
+                raise
+            del exc  # The traceback references this frame.
+        else:
+            runtime = now() - started_at
+            _acquire()
+            try:
+                gatherer.finished_locked(runtime, False)
+                parked = self._finish_locked(result, None)
+            finally:
+                _release()
+            if parked or self._callback_list:
+                self._finished(parked)
