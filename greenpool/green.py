@@ -123,6 +123,10 @@ class GreenThreadPoolExecutor(Executor):
         else:
             # From another OS thread: posted now, the hub woken once the
             # submit lock is released (see Executor._start).
+            if self._hub_state.thread_ended:
+                raise RuntimeError(
+                    f"cannot schedule new futures: the thread whose hub runs {self.name} has ended"
+                )
             self._in_transit.add(item)
             self._hub_state.channel.post(lambda: self._arrive(item))
             return True
@@ -275,6 +279,8 @@ class GreenThreadPoolExecutor(Executor):
         # another worker doing the same (each would wait for the other): it
         # waits until every worker left is one that has called shutdown(wait=True).
         # Every other caller waits for every worker.
+        if self._hub_state.thread_ended:
+            return  # Nothing will ever run in that hub again: there is nothing to wait for.
         me = getcurrent()
         if me in self._workers:
             self._joining.add(me)

@@ -797,6 +797,29 @@ def test_threads_that_use_a_green_executor_leave_no_descriptor_behind() -> None:
 
 
 @pytest.mark.core
+def test_an_executor_whose_hub_thread_has_ended_refuses_calls_and_shuts_down_at_once() -> None:
+    # Nothing can ever run in that hub again: a call accepted now would never
+    # finish, and shutdown(wait=True) would wait for ever for its workers.
+    made: list[GreenThreadPoolExecutor] = []
+
+    def in_a_thread() -> None:
+        executor = GreenThreadPoolExecutor(2)
+        executor.submit(eventlet.sleep, 60)
+        eventlet.sleep(0)  # One worker is suspended in the call when the thread ends.
+        made.append(executor)
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join(10)
+    (executor,) = made
+    with pytest.raises(RuntimeError, match="has ended"):
+        executor.submit(abs, -1)
+    assert executor.statistics.submitted == 1  # The refused call is not counted.
+    executor.shutdown(wait=True)  # Returns: there is nothing it could wait for.
+    assert not executor.alive
+
+
+@pytest.mark.core
 def test_a_wake_for_a_hub_whose_thread_has_ended_writes_nowhere() -> None:
     # Its pipe is closed when the thread ends, and its descriptor numbers may
     # be reused at once: a late wake must not write a byte into whatever
