@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
@@ -61,16 +62,21 @@ def check_map_arguments(fn: object, chunksize: object) -> None:
         raise TypeError(f"{fn!r} is not callable")
 
 
-def check_call_timeout(timeout: object, fn: object) -> float:
-    """``timeout`` in seconds for ``submit_with_timeout``, once it and ``fn`` are checked.
+def with_call_timeout(
+    timeout: object, fn: Callable[..., _T], timed: Callable[[float, Callable[..., _T]], Any]
+) -> Callable[..., _T]:
+    """What ``submit_with_timeout`` submits: ``timed(seconds, fn)``, the backend's timed call.
 
-    ``math.inf`` means the call is never interrupted: the backend then submits
-    it as a plain call.
+    ``timeout`` and ``fn`` are checked first. ``math.inf`` means never
+    interrupted: ``fn`` itself is returned, to be submitted as a plain call.
     """
     seconds = call_timeout(timeout)
     if not callable(fn):
         raise TypeError(f"{fn!r} is not callable")
-    return seconds
+    if seconds == math.inf:
+        return fn
+    timed_fn: Callable[..., _T] = timed(seconds, fn)
+    return timed_fn
 
 
 class Executor(concurrent.futures.Executor):

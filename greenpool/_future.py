@@ -193,22 +193,33 @@ class Future(concurrent.futures.Future[_T]):
 
     def cancel(self) -> bool:
         """Cancel the call if it has not started; return whether it is cancelled."""
+        return self._cancel(notify=False)
+
+    def _cancel(self, notify: bool) -> bool:
+        """``cancel()``; with ``notify``, also tell ``_waiters`` in the same critical section.
+
+        ``notify`` is ``cancel()`` and ``set_running_or_notify_cancel()`` in
+        one step, for an executor that discards a call a worker may still
+        hold (see :meth:`greenpool._workitem.WorkItem._withdraw`).
+        """
         _acquire()
         try:
             state = self._state
-            if state in _CANCELLED_STATES:
-                return True
-            if state != PENDING:
+            if state == PENDING:
+                self._state = CANCELLED
+                self._cancelled_locked()
+                parked, self._parked = self._parked, None
+            elif state not in _CANCELLED_STATES:
                 return False
-            self._state = CANCELLED
-            self._cancelled_locked()
-            parked, self._parked = self._parked, None
+            if notify and self._state == CANCELLED:
+                self._start_locked()  # CANCELLED -> CANCELLED_AND_NOTIFIED, waiters told.
         finally:
             _release()
-        if parked:
-            for waiter in parked:
-                waiter.wake()
-        self._invoke_callbacks()
+        if state == PENDING:
+            if parked:
+                for waiter in parked:
+                    waiter.wake()
+            self._invoke_callbacks()
         return True
 
     def set_running_or_notify_cancel(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, PENDING, RUNNING
+from concurrent.futures._base import CANCELLED_AND_NOTIFIED, PENDING, RUNNING
 from typing import Any
 
 from greenlet import GreenletExit
@@ -92,8 +92,8 @@ class WorkItem(Future[Any]):
     def _cancelled_locked(self) -> None:
         self._gatherer.cancelled_locked()
 
-    def cancel(self) -> bool:
-        if not super().cancel():
+    def _cancel(self, notify: bool) -> bool:
+        if not super()._cancel(notify):
             return False
         # No worker will run it now: drop the call (after the lock is
         # released, since dropping may run the arguments' finalizers).
@@ -111,26 +111,7 @@ class WorkItem(Future[Any]):
         goes from pending to cancelled-and-notified under the lock; a worker
         that later reaches it skips it. A call that has started is left alone.
         """
-        _acquire()
-        try:
-            state = self._state
-            if state == PENDING:
-                self._state = CANCELLED
-                self._cancelled_locked()
-                parked, self._parked = self._parked, None
-            elif state == CANCELLED:
-                parked = None  # Cancelled by its caller already: only notify.
-            else:
-                return
-            self._start_locked()  # CANCELLED -> CANCELLED_AND_NOTIFIED, waiters told.
-        finally:
-            _release()
-        if state == PENDING:
-            self._take_call()
-            if parked:
-                for waiter in parked:
-                    waiter.wake()
-            self._invoke_callbacks()
+        self._cancel(notify=True)
 
     def _start(self, started_at: float) -> bool:
         """Mark the call running and count its wait; False if it was cancelled meanwhile."""

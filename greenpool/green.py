@@ -22,8 +22,8 @@ users of the thread and process executors must not see that.
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -34,7 +34,7 @@ from greenlet import getcurrent, greenlet
 
 from greenpool import _exit
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, check_call_timeout
+from greenpool._executor import CheckAndReject, Executor, with_call_timeout
 from greenpool._future import Future
 from greenpool._native import get_ident
 from greenpool._parking import ParkingLot, call_later, current_hub, hub_state
@@ -103,10 +103,8 @@ class GreenThreadPoolExecutor(Executor):
         error and carries on is not interrupted again. ``timeout`` must be
         greater than 0; ``math.inf`` never interrupts (a plain :meth:`submit`).
         """
-        seconds = check_call_timeout(timeout, fn)
-        if seconds == math.inf:
-            return self.submit(fn, *args, **kwargs)
-        return self.submit(_TimedCall(self._hub, seconds, fn), *args, **kwargs)
+        call = with_call_timeout(timeout, fn, functools.partial(_TimedCall, self._hub))
+        return self.submit(call, *args, **kwargs)
 
     # -- backend hooks ---------------------------------------------------
 

@@ -121,7 +121,7 @@ from typing import Any, ParamSpec, TypeVar
 from greenpool import _exit, _native, _parking
 from greenpool import _process_worker as _wire
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, check_call_timeout, check_map_arguments
+from greenpool._executor import CheckAndReject, Executor, check_map_arguments, with_call_timeout
 from greenpool._future import Future
 from greenpool._parking import ParkingLot
 from greenpool._timeouts import os_wait
@@ -1009,10 +1009,7 @@ class ProcessPoolExecutor(Executor):
         :meth:`submit`). A timeout longer than ``poll()`` can wait in one go
         (about 24.9 days) is waited for in steps.
         """
-        seconds = check_call_timeout(timeout, fn)
-        if seconds == math.inf:
-            return self.submit(fn, *args, **kwargs)
-        return self.submit(_TimedCall(seconds, fn), *args, **kwargs)
+        return self.submit(with_call_timeout(timeout, fn, _TimedCall), *args, **kwargs)
 
     def map(
         self,
