@@ -42,7 +42,7 @@ from greenpool._errors import RejectedSubmission
 from greenpool._future import Future
 from greenpool._statistics import ExecutorStatistics, Gatherer
 from greenpool._timeouts import call_timeout, wait_timeout
-from greenpool._workitem import WorkItem, now
+from greenpool._workitem import WorkItem, now, withdraw
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -205,6 +205,27 @@ class Executor(concurrent.futures.Executor):
             self._after_start(item)
         return item  # The call's future.
 
+    def submit_with_timeout(
+        self, timeout: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> Future[_T]:
+        """Like :meth:`submit`, but a call still running ``timeout`` seconds after it
+        started is stopped, and its future fails with :class:`greenpool.CallTimeoutError`
+        (counted as a failure).
+
+        Time spent waiting for a worker does not count. ``timeout`` must be
+        greater than 0; ``math.inf`` never interrupts (a plain :meth:`submit`).
+        How a running call is stopped is the backend's (its ``_timed_call``):
+        the green executor raises the error inside the call, the process pool
+        kills and replaces the worker process. Backends that cannot stop a
+        running call (native threads cannot be interrupted) raise
+        ``NotImplementedError``.
+        """
+        if type(self)._timed_call is Executor._timed_call:
+            raise NotImplementedError(
+                f"{type(self).__name__} cannot stop a running call: no submit_with_timeout"
+            )
+        return self.submit(with_call_timeout(timeout, fn, self._timed_call), *args, **kwargs)
+
     def map(
         self,
         fn: Callable[..., _T],
@@ -280,7 +301,7 @@ class Executor(concurrent.futures.Executor):
             self._stop_workers()
         # Outside the lock: cancelling runs callbacks, which may call submit().
         for item in to_cancel:
-            item._withdraw()
+            withdraw(item)
         if wait:
             self._join_workers()
 
@@ -309,6 +330,13 @@ class Executor(concurrent.futures.Executor):
         The synchronous executor runs the call here, in the submitting
         caller; the green executor wakes its hub for a call submitted from
         another OS thread; the process pool wakes its manager thread.
+        """
+        raise NotImplementedError
+
+    def _timed_call(self, seconds: float, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """What ``submit_with_timeout`` submits for ``fn``: ``fn``, stopped after ``seconds``.
+
+        Only for backends that can stop a running call; see :meth:`submit_with_timeout`.
         """
         raise NotImplementedError
 

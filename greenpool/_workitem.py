@@ -10,6 +10,12 @@ a backend that runs the call elsewhere, the process pool), finished
 (``_succeed``, ``_fail``), refused by a broken pool (``_refuse``),
 cancelled by its caller (``cancel``) or withdrawn by shutdown
 (``_withdraw``).
+
+Backends use the functions at the end of this module (:func:`run`,
+:func:`take_call`, :func:`start`, :func:`succeed`, :func:`fail`,
+:func:`refuse`, :func:`withdraw`, :func:`is_pending`, :func:`peek_call`),
+never a work item's underscored members: those stay private because every
+user holds a work item as a plain future.
 """
 
 from __future__ import annotations
@@ -204,3 +210,36 @@ class WorkItem(Future[Any]):
                 _release()
             if parked or self._callback_list:
                 self._finished(parked)
+
+
+# -- the interface for backends ---------------------------------------------
+#
+# Plain functions of a work item (its methods, unbound, so a call costs no
+# more than a method call). A backend that runs calls in its own workers
+# needs only ``run``; one that runs them elsewhere (the process pool) takes
+# the call, marks it started, and resolves it with ``succeed`` or ``fail``.
+
+#: ``run(item)``: run the call here, unless it was cancelled (see :meth:`WorkItem._run`).
+run = WorkItem._run
+#: ``take_call(item) -> (fn, args, kwargs)``: the call, which the item then forgets.
+take_call = WorkItem._take_call
+#: ``start(item, started_at) -> bool``: mark it running; False if it was cancelled.
+start = WorkItem._start
+#: ``succeed(item, runtime, result)``: count the started call finished and resolve it.
+succeed = WorkItem._succeed
+#: ``fail(item, runtime, error)``: count the started call failed and resolve it.
+fail = WorkItem._fail
+#: ``refuse(item, error)``: fail a call no worker will run (a broken pool).
+refuse = WorkItem._refuse
+#: ``withdraw(item)``: cancel a call no worker has started (shutdown's cancel_futures).
+withdraw = WorkItem._withdraw
+
+
+def is_pending(item: WorkItem) -> bool:
+    """True while no worker has started the call and nobody has cancelled it."""
+    return item._state == PENDING
+
+
+def peek_call(item: WorkItem) -> tuple[Callable[..., Any] | None, tuple[Any, ...], dict[str, Any]]:
+    """The call, left in place (``fn`` is None once it was taken)."""
+    return item._fn, item._args, item._kwargs

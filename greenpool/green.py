@@ -22,23 +22,20 @@ users of the thread and process executors must not see that.
 
 from __future__ import annotations
 
-import functools
 import logging
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures._base import PENDING
 from typing import Any, ParamSpec, TypeVar
 
 from greenlet import getcurrent, greenlet
 
 from greenpool import _exit
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, with_call_timeout
-from greenpool._future import Future
+from greenpool._executor import CheckAndReject, Executor
 from greenpool._native import get_ident
 from greenpool._parking import ParkingLot, call_later, current_hub, hub_state
-from greenpool._workitem import WorkItem
+from greenpool._workitem import WorkItem, is_pending, run
 
 LOGGER = logging.getLogger("greenpool")
 
@@ -91,21 +88,6 @@ class GreenThreadPoolExecutor(Executor):
     def num_workers(self) -> int:
         return len(self._workers)
 
-    def submit_with_timeout(
-        self, timeout: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> Future[_T]:
-        """Like :meth:`submit`, but a call still running ``timeout`` seconds after it
-        started is interrupted: :class:`greenpool.CallTimeoutError` is raised inside
-        it (as ``eventlet.Timeout`` would), its future fails with that error and the
-        statistics count a failure. The worker survives and takes the next call.
-
-        Time spent waiting in the queue does not count. A call that catches the
-        error and carries on is not interrupted again. ``timeout`` must be
-        greater than 0; ``math.inf`` never interrupts (a plain :meth:`submit`).
-        """
-        call = with_call_timeout(timeout, fn, functools.partial(_TimedCall, self._hub))
-        return self.submit(call, *args, **kwargs)
-
     # -- backend hooks ---------------------------------------------------
 
     def _start(self, item: WorkItem) -> bool:
@@ -132,6 +114,12 @@ class GreenThreadPoolExecutor(Executor):
 
     def _after_start(self, item: WorkItem) -> None:
         self._hub_state.channel.wake()
+
+    def _timed_call(self, seconds: float, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` with a hub timer that raises :class:`CallTimeoutError` inside it (as
+        ``eventlet.Timeout`` would). The worker survives and takes the next call; a
+        call that catches the error and carries on is not interrupted again."""
+        return _TimedCall(self._hub, seconds, fn)
 
     def _arrive(self, item: WorkItem) -> None:
         """In the hub's thread: dispatch a call another OS thread submitted."""
@@ -203,7 +191,7 @@ class GreenThreadPoolExecutor(Executor):
         pop_ready = self._hub_state.pop_ready
         try:
             while item is not None:
-                item._run()
+                run(item)
                 if queue:
                     item = queue.popleft()
                     continue
@@ -238,7 +226,7 @@ class GreenThreadPoolExecutor(Executor):
         taken: list[WorkItem] = []
         for _worker, payload in _snapshot(self._switches):
             for item in payload if isinstance(payload, list) else (payload,):
-                if item is not None and item._state == PENDING:
+                if item is not None and is_pending(item):
                     taken.append(item)
         for item in _snapshot(self._in_transit):
             try:

@@ -121,12 +121,11 @@ from typing import Any, ParamSpec, TypeVar
 from greenpool import _exit, _native, _parking
 from greenpool import _process_worker as _wire
 from greenpool._errors import CallTimeoutError
-from greenpool._executor import CheckAndReject, Executor, check_map_arguments, with_call_timeout
-from greenpool._future import Future
+from greenpool._executor import CheckAndReject, Executor, check_map_arguments
 from greenpool._parking import ParkingLot
 from greenpool._timeouts import os_wait
 from greenpool._wakeup import WakePipe
-from greenpool._workitem import WorkItem, now
+from greenpool._workitem import WorkItem, fail, now, peek_call, refuse, start, succeed, take_call
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerLostError"]
 
@@ -592,7 +591,7 @@ class _Manager:
                     item = pending[0]
                 except IndexError:
                     break
-                fn = item._fn
+                fn = peek_call(item)[0]
                 timeout = None
                 if type(fn) is _TimedCall:
                     if in_flight:
@@ -604,13 +603,13 @@ class _Manager:
                 except IndexError:
                     break  # Taken by shutdown(cancel_futures=True) meanwhile.
                 dispatched_at = now()
-                _, args, kwargs = item._take_call()  # fn is unwrapped above.
-                if not item._start(dispatched_at):
+                _, args, kwargs = take_call(item)  # fn is unwrapped above.
+                if not start(item, dispatched_at):
                     continue
                 try:
                     payload = dumps((fn, args, kwargs), _PICKLE_PROTOCOL)
                 except BaseException as exc:
-                    item._fail(0.0, exc)
+                    fail(item, 0.0, exc)
                     del exc
                     continue
                 call = _Call(item, payload, timeout, dispatched_at)
@@ -758,7 +757,7 @@ class _Manager:
                     pid=worker.pid,
                     exitcode=exitcode,
                 )
-            call.item._fail(runtime, error)
+            fail(call.item, runtime, error)
 
     def _expire_timeouts(self) -> None:
         at = now()
@@ -824,13 +823,13 @@ class _Manager:
                 try:
                     result = loads(data[start:end])
                 except BaseException as exc:  # Such as a class the parent cannot import.
-                    item._fail(seconds, exc)
+                    fail(item, seconds, exc)
                     del exc
                     continue
-                item._succeed(seconds, result)
+                succeed(item, seconds, result)
                 del result
             else:
-                item._fail(seconds, _wire.decode_error(data[start:end]))
+                fail(item, seconds, _wire.decode_error(data[start:end]))
         self._average_runtime = average
         worker.last_answer_at = now()
         worker.received = bytearray(data[position:])
@@ -871,13 +870,13 @@ class _Manager:
                 item = self._pending.popleft()
             except IndexError:
                 break
-            item._refuse(self.broken_error())
+            refuse(item, self.broken_error())
         self._fail_calls(self._redispatch, self.broken_error)
         self._redispatch.clear()
 
     def _fail_calls(self, calls: Iterable[_Call], error: Callable[[], BaseException]) -> None:
         for call in calls:
-            call.item._fail(0.0, error())
+            fail(call.item, 0.0, error())
 
 
 def _shut_down_at_exit() -> None:
@@ -995,21 +994,12 @@ class ProcessPoolExecutor(Executor):
         """The multiprocessing context that starts the workers."""
         return self._mp_context
 
-    def submit_with_timeout(
-        self, timeout: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> Future[_T]:
-        """Like :meth:`submit`, but a call still running ``timeout`` seconds after it
-        started is stopped: its worker process is killed and replaced, its future
-        fails with :class:`greenpool.CallTimeoutError` and the statistics count a
-        failure.
-
-        Time spent waiting for a worker does not count. The call runs alone on
-        its worker, so the kill cannot affect any other call. ``timeout`` must
-        be greater than 0; ``math.inf`` never interrupts (a plain
-        :meth:`submit`). A timeout longer than ``poll()`` can wait in one go
-        (about 24.9 days) is waited for in steps.
-        """
-        return self.submit(with_call_timeout(timeout, fn, _TimedCall), *args, **kwargs)
+    def _timed_call(self, seconds: float, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Marks ``fn`` to run alone on a worker, which is killed and replaced if the call
+        is still running after ``seconds``; the kill cannot affect any other call. A
+        timeout longer than ``poll()`` can wait in one go (about 24.9 days) is waited
+        for in steps."""
+        return _TimedCall(seconds, fn)
 
     def map(
         self,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from greenpool._executor import CheckAndReject, Executor
-from greenpool._workitem import WorkItem
+from greenpool._workitem import WorkItem, peek_call, run
 
 
 class Work:
@@ -25,11 +25,11 @@ class Work:
 
     def __init__(self, item: WorkItem) -> None:
         self.future = item
-        self.fn, self.args, self.kwargs = item._fn, item._args, item._kwargs
+        self.fn, self.args, self.kwargs = peek_call(item)
 
     def run(self) -> None:
         """Run the call (once) and resolve its future."""
-        self.future._run()
+        run(self.future)
 
 
 class SynchronousExecutor(Executor):
@@ -71,7 +71,7 @@ class SynchronousExecutor(Executor):
 
     def _after_start(self, item: WorkItem) -> None:
         if self._run_work_func is None:
-            item._run()
+            run(item)
         else:
             self._run_work_func(Work(item))
 

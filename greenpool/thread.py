@@ -64,7 +64,7 @@ from typing import Any
 from greenpool import _exit, _native
 from greenpool._executor import CheckAndReject, Executor
 from greenpool._parking import ParkingLot
-from greenpool._workitem import WorkItem
+from greenpool._workitem import WorkItem, refuse, run
 
 
 class BrokenThreadPool(concurrent.futures.thread.BrokenThreadPool):
@@ -174,7 +174,7 @@ class _Workers:
             queue = self._queue
             while item is not None:
                 try:
-                    item._run()
+                    run(item)
                 except BaseException:
                     # _run() re-raises GreenletExit, having set it on the
                     # future, so that a killed green worker dies. A thread is
@@ -204,7 +204,7 @@ class _Workers:
         for failed in (item, *pending):
             error = BrokenThreadPool(_BROKEN_MESSAGE)
             error.__cause__ = cause
-            failed._refuse(error)
+            refuse(failed, error)
 
     def take_pending(self) -> list[WorkItem]:
         with self._guard:
