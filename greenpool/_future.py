@@ -206,6 +206,8 @@ class Future(concurrent.futures.Future[_T]):
         try:
             state = self._state
             if state == PENDING:
+                if not self._may_cancel_locked():
+                    return False
                 self._state = CANCELLED
                 self._cancelled_locked()
                 parked, self._parked = self._parked, None
@@ -253,6 +255,12 @@ class Future(concurrent.futures.Future[_T]):
         self._finished(parked)
 
     # -- transitions, with STATE_LOCK held: for executors ----------------
+
+    def _may_cancel_locked(self) -> bool:
+        """Whether a pending call may be cancelled now: a hook for an executor whose
+        worker may have started it without this process knowing yet (a process pool's
+        prefetched call). Called under the state lock."""
+        return True
 
     def _cancelled_locked(self) -> None:
         """Just cancelled: a hook for an executor's future to count it, in the same section."""

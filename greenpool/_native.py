@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import _thread
 import importlib
+import os
 import sys
 import types
 from collections.abc import Callable
@@ -88,3 +89,10 @@ def on_thread_exit(hook: Callable[[], object]) -> None:
     if hooks is None:
         hooks = _thread_exit.hooks = _ThreadExitHooks()
     hooks.append(hook)
+
+
+def usable_cpu_count() -> int:
+    """The CPUs this process may run on (``os.process_cpu_count``, new in 3.13; else
+    ``os.cpu_count``), at least 1: the default size of the thread and process pools."""
+    count: Callable[[], int | None] = getattr(os, "process_cpu_count", os.cpu_count)
+    return count() or 1

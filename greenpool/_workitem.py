@@ -13,7 +13,8 @@ cancelled by its caller (``cancel``) or withdrawn by shutdown
 
 Backends use the functions at the end of this module (:func:`run`,
 :func:`take_call`, :func:`start`, :func:`succeed`, :func:`fail`,
-:func:`refuse`, :func:`withdraw`, :func:`is_pending`, :func:`peek_call`),
+:func:`refuse`, :func:`withdraw`, :func:`hold`, :func:`start_locked`,
+:func:`is_pending`, :func:`peek_call`),
 never a work item's underscored members: those stay private because every
 user holds a work item as a plain future.
 """
@@ -64,7 +65,7 @@ class WorkItem(Future[Any]):
 
     _repr_name = "Future"
 
-    __slots__ = ("_args", "_fn", "_gatherer", "_kwargs", "_submitted_at")
+    __slots__ = ("_args", "_fn", "_gatherer", "_holder", "_kwargs", "_submitted_at")
 
     def __init__(
         self,
@@ -87,6 +88,7 @@ class WorkItem(Future[Any]):
         self._kwargs: dict[str, Any] = kwargs or _NO_KWARGS
         self._gatherer = gatherer
         self._submitted_at = now()
+        self._holder: Callable[[WorkItem], bool] | None = None
 
     def _take_call(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
         """The call, which this item then forgets: a user may hold the future long
@@ -94,6 +96,10 @@ class WorkItem(Future[Any]):
         call = (self._fn, self._args, self._kwargs)
         self._fn, self._args, self._kwargs = None, (), _NO_KWARGS
         return call  # type: ignore[return-value]
+
+    def _may_cancel_locked(self) -> bool:
+        holder = self._holder
+        return holder is None or holder(self)
 
     def _cancelled_locked(self) -> None:
         self._gatherer.cancelled_locked()
@@ -233,6 +239,30 @@ fail = WorkItem._fail
 refuse = WorkItem._refuse
 #: ``withdraw(item)``: cancel a call no worker has started (shutdown's cancel_futures).
 withdraw = WorkItem._withdraw
+
+
+def hold(item: WorkItem, holder: Callable[[WorkItem], bool] | None) -> None:
+    """Make ``holder(item)`` the judge of whether the pending call may still be cancelled.
+
+    For a backend that hands a call to a worker which may start it before
+    this process hears of it (a process pool's prefetched call): a
+    ``cancel()``, or shutdown's ``withdraw``, of the pending call first asks
+    ``holder(item)``, under :data:`greenpool._future.STATE_LOCK`. It returns
+    True once it has made sure the worker will not start the call (the
+    cancel then goes ahead), False if the worker has started it (the cancel
+    fails, as for a running call; the holder may mark it started with
+    :func:`start_locked`). ``None`` removes the holder. The holder must not
+    take :data:`STATE_LOCK` itself, nor block on anything that might.
+    """
+    item._holder = holder
+
+
+def start_locked(item: WorkItem, started_at: float) -> bool:
+    """:func:`start`, for a holder that already holds :data:`greenpool._future.STATE_LOCK`."""
+    running = item._start_locked()
+    if running:
+        item._gatherer.started_locked(started_at - item._submitted_at)
+    return bool(running)
 
 
 def is_pending(item: WorkItem) -> bool:

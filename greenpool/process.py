@@ -955,7 +955,7 @@ class ProcessPoolExecutor(Executor):
             raise NotImplementedError("ProcessPoolExecutor needs select.poll (POSIX)")
         if max_workers is None:
             # As the stdlib: the CPUs this process may use, where Python can tell (3.13+).
-            max_workers = getattr(os, "process_cpu_count", os.cpu_count)() or 1
+            max_workers = _native.usable_cpu_count()
         super().__init__(max_workers, check_and_reject, name=name)
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import concurrent.futures.thread
 import itertools
-import os
 import threading
 import weakref
 from _queue import Empty, SimpleQueue
@@ -301,12 +300,6 @@ def _stop_all_at_exit() -> None:
 _exit.at_exit(_exit.THREADS, _stop_all_at_exit)
 
 
-def _usable_cpu_count() -> int | None:
-    """The CPUs this process may run on (``os.process_cpu_count``, new in 3.13)."""
-    process_cpu_count: Callable[[], int | None] = getattr(os, "process_cpu_count", os.cpu_count)
-    return process_cpu_count()
-
-
 class ThreadPoolExecutor(Executor):
     """Runs calls on up to ``max_workers`` reused native threads.
 
@@ -335,7 +328,7 @@ class ThreadPoolExecutor(Executor):
         initargs: Iterable[Any] = (),
     ) -> None:
         if max_workers is None:
-            max_workers = min(32, (_usable_cpu_count() or 1) + 4)
+            max_workers = min(32, _native.usable_cpu_count() + 4)
         super().__init__(max_workers, check_and_reject, name=name)
         if not isinstance(thread_name_prefix, str):
             raise TypeError(f"thread_name_prefix must be a str, got {thread_name_prefix!r}")
