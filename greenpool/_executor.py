@@ -33,16 +33,18 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import math
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-from greenpool import _parking
+from greenpool import _delayed, _parking
+from greenpool._delayed import DelayedCall, DelayedCalls
 from greenpool._errors import RejectedSubmission
 from greenpool._future import Future
 from greenpool._statistics import ExecutorStatistics, Gatherer
-from greenpool._timeouts import call_timeout, wait_timeout
-from greenpool._workitem import WorkItem, now, withdraw
+from greenpool._timeouts import call_timeout, delay_seconds, wait_timeout
+from greenpool._workitem import WorkItem, now, refuse, withdraw
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -108,6 +110,13 @@ class Executor(concurrent.futures.Executor):
         self._submit_lock = _parking.Lock()
         self._try_lock = self._submit_lock.try_acquire
         self._shut_down = False
+        # Delayed calls (submit_after), made on first use; see greenpool._delayed.
+        self._delayed: DelayedCalls | None = None
+        self._alarm: Any = None
+        # Set once _stop_workers has run: at shutdown, or, if delayed calls
+        # were still to fall due then, once the last of them has.
+        self._workers_stopped = False
+        self._delayed_drained = _parking.ParkingLot()
 
     # -- what users read -------------------------------------------------
 
@@ -205,6 +214,109 @@ class Executor(concurrent.futures.Executor):
             self._after_start(item)
         return item  # The call's future.
 
+    def submit_after(
+        self, delay: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> Future[_T]:
+        """Submit ``fn(*args, **kwargs)`` once ``delay`` seconds have passed; return its future.
+
+        Until then the call counts only in ``statistics.scheduled`` and can be
+        cancelled like any pending call (a cancelled one counts nowhere else:
+        it was never submitted). When it falls due it is submitted like any
+        other call: ``check_and_reject`` runs *then*, with the backlog of
+        that moment, and a refusal fails the future with
+        :class:`RejectedSubmission` (counted in ``rejected``); anything else
+        ``check_and_reject`` or the backend raises then fails the future
+        with it. ``delay`` of 0 submits at the next turn of the alarm.
+
+        ``shutdown(cancel_futures=True)`` cancels delayed calls not yet due;
+        ``shutdown()`` without it lets them fall due and run, and with
+        ``wait=True`` waits for them, as futurist's mixin does. At
+        interpreter exit, delayed calls not yet due are cancelled.
+
+        Raises ``TypeError`` if ``fn`` is not callable or ``delay`` is not a
+        number, ``ValueError`` if ``delay`` is negative, infinite or NaN, and
+        ``RuntimeError`` after ``shutdown``; nothing is scheduled then.
+        """
+        seconds = delay_seconds(delay)
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        deadline = now() + seconds
+        with self._submit_lock:
+            if self._shut_down or _delayed.at_exit.exiting:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            delayed = self._delayed
+            if delayed is None:
+                delayed = self._delayed = DelayedCalls()
+                self._alarm = self._new_alarm(weakref.WeakMethod(self._submit_due_calls))
+                weakref.finalize(self, self._alarm.close)
+                _delayed.at_exit.executors.add(self)
+            call = DelayedCall(fn, args, kwargs, self._gatherer)
+            self._gatherer.scheduled_total += 1
+            earliest = delayed.push(deadline, call, self)
+        if earliest:
+            self._alarm.set(deadline)
+        return call
+
+    def _submit_due_calls(self) -> float | None:
+        """Submit each delayed call now due, one at a time; return when the next falls due.
+
+        What the alarm calls. Each due call is admitted as :meth:`submit`
+        admits a call, under the submit lock, but past a shutdown: calls
+        accepted before it still fall due. Once a shut-down executor's last
+        delayed call has fallen due, its workers are stopped.
+        """
+        delayed = self._delayed
+        assert delayed is not None
+        gatherer = self._gatherer
+        while True:
+            self._submit_lock.acquire()
+            call = delayed.pop_due(now())
+            if call is None:
+                next_deadline = delayed.next_deadline()
+                drained = next_deadline is None and self._shut_down
+                if drained and not self._workers_stopped:
+                    self._workers_stopped = True
+                    self._stop_workers()
+                self._submit_lock.release()
+                if drained:
+                    self._alarm.close()
+                    self._delayed_drained.unpark_all()
+                return next_deadline
+            finish_outside_lock = False
+            failure: BaseException | None = None
+            try:
+                outcome: BaseException | None = None
+                check_and_reject = self._check_and_reject
+                if check_and_reject is not None:
+                    backlog = max(0, gatherer.outstanding - self._concurrency)
+                    try:
+                        check_and_reject(self, backlog)
+                    except BaseException as exc:
+                        outcome = exc
+                if call._fall_due(outcome):
+                    try:
+                        finish_outside_lock = self._start(call)
+                    except BaseException as exc:
+                        failure = exc
+            finally:
+                self._submit_lock.release()
+            if failure is not None:
+                # Counted submitted already: fails as a call no worker will run.
+                refuse(call, failure)
+            elif finish_outside_lock:
+                self._after_start(call)
+
+    def _new_alarm(self, submit_due: weakref.WeakMethod[_delayed.SubmitDue]) -> Any:
+        """What goes off when a delayed call falls due: one timer thread, unless overridden."""
+        return _delayed.ThreadAlarm(submit_due, self._name)
+
+    def _withdraw_delayed(self) -> None:
+        """Cancel every delayed call not yet due (interpreter exit)."""
+        with self._submit_lock:
+            calls = self._delayed.take_all() if self._delayed is not None else []
+        for call in calls:
+            withdraw(call)
+
     def submit_with_timeout(
         self, timeout: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
     ) -> Future[_T]:
@@ -296,14 +408,24 @@ class Executor(concurrent.futures.Executor):
         each other, would never return.
         """
         with self._submit_lock:
+            delayed = self._delayed
             self._shut_down = True
             to_cancel = self._take_pending() if cancel_futures else []
-            self._stop_workers()
+            if delayed is not None and cancel_futures:
+                to_cancel.extend(delayed.take_all())
+            if not delayed and not self._workers_stopped:
+                # Else the last delayed call to fall due stops them.
+                self._workers_stopped = True
+                self._stop_workers()
         # Outside the lock: cancelling runs callbacks, which may call submit().
         for item in to_cancel:
             withdraw(item)
         if wait:
+            if delayed is not None:
+                self._delayed_drained.park_until(lambda: self._workers_stopped)
             self._join_workers()
+        if delayed is not None and self._workers_stopped:
+            self._alarm.close()
 
     # -- backend hooks ---------------------------------------------------
 

@@ -3,6 +3,8 @@
 What each kind promises at exit (the README's "At interpreter exit" says the
 same for users):
 
+* **Delayed calls** (``submit_after``) not yet due, on every executor, are
+  cancelled first: waiting for them could take hours.
 * **Green executors** whose hub belongs to the exiting thread (the main
   thread, nearly always) are shut down and waited for *by running that
   hub*: calls that had started (suspended in ``eventlet.sleep`` or a green
@@ -35,6 +37,7 @@ from collections.abc import Callable
 LOGGER = logging.getLogger("greenpool")
 
 #: The phases, in the order they run.
+DELAYED = -1
 GREEN = 0
 THREADS = 1
 PROCESSES = 2
@@ -43,7 +46,7 @@ _phases: dict[int, Callable[[], object]] = {}
 
 
 def at_exit(phase: int, action: Callable[[], object]) -> None:
-    """Have ``action()`` run at interpreter exit, in ``phase`` (GREEN, THREADS or PROCESSES).
+    """Have ``action()`` run at interpreter exit, in ``phase`` (DELAYED ... PROCESSES).
 
     The hook is registered again each time, so that it runs before the exit
     hooks of every module imported before this call: ``atexit`` runs the

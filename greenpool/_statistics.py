@@ -136,6 +136,9 @@ class ExecutorStatistics:
     wait_p99: float = 0.0
     #: Calls that have started (running or finished); the divisor of average_wait_time.
     started: int = 0
+    #: Delayed calls (``submit_after``) not yet due: not yet submitted, so not
+    #: counted in ``submitted`` (nor anywhere else) until they fall due.
+    scheduled: int = 0
 
     @property
     def average_runtime(self) -> float:
@@ -175,6 +178,11 @@ class Gatherer:
       in the same critical section that changes its future
       (:class:`greenpool._workitem.WorkItem`).
 
+    * ``scheduled_total`` (delayed calls accepted by ``submit_after``) under
+      the submit lock, and ``unscheduled`` (delayed calls that fell due or
+      were cancelled before) under :data:`STATE_LOCK`: two counters, each
+      with one lock, rather than one count changed under either.
+
     Everything else is derived: ``pending = submitted - started - cancelled``,
     ``running = started - executed``. A call is counted as submitted before
     any worker can see it, so neither is ever negative, and ``submitted ==
@@ -192,8 +200,10 @@ class Gatherer:
         "executed",
         "failures",
         "rejected",
+        "scheduled_total",
         "started",
         "submitted",
+        "unscheduled",
     )
 
     def __init__(self) -> None:
@@ -201,6 +211,7 @@ class Gatherer:
 
     def _reset(self) -> None:
         self.submitted = self.rejected = 0
+        self.scheduled_total = self.unscheduled = 0
         self.started = self.executed = self.failures = self.cancelled = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
         # The histograms' bucket lists, incremented in place (see started_locked).
@@ -240,14 +251,22 @@ class Gatherer:
             self._max_runtime = runtime
         self._runtimes.counts[bucket_of(_UPPER_BOUNDS, runtime)] += 1
 
+    @property
+    def scheduled(self) -> int:
+        """Delayed calls not yet due (nor cancelled)."""
+        return self.scheduled_total - self.unscheduled
+
     def cancelled_locked(self) -> None:
         """A pending call was cancelled before any worker started it."""
         self.cancelled += 1
 
     def clear(self) -> None:
+        """Forget everything but the delayed calls still to fall due, which are yet to count."""
         STATE_LOCK.acquire()
         try:
+            scheduled = self.scheduled
             self._reset()
+            self.scheduled_total = scheduled
         finally:
             STATE_LOCK.release()
 
@@ -267,11 +286,12 @@ class Gatherer:
                 self._wait_time,
                 self._max_wait_time,
                 self._max_runtime,
+                self.scheduled_total - self.unscheduled,
             )
         finally:
             STATE_LOCK.release()
         (failures, executed, runtime, cancelled, submitted, rejected, started,
-         wait_time, max_wait_time, max_runtime) = counters  # fmt: skip
+         wait_time, max_wait_time, max_runtime, scheduled) = counters  # fmt: skip
         runtime_p50, runtime_p90, runtime_p99 = runtimes.percentiles(_QUANTILES, max_runtime)
         wait_p50, wait_p90, wait_p99 = waits.percentiles(_QUANTILES, max_wait_time)
         return ExecutorStatistics(
@@ -293,4 +313,5 @@ class Gatherer:
             wait_p90=wait_p90,
             wait_p99=wait_p99,
             started=started,
+            scheduled=scheduled,
         )

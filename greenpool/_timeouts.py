@@ -71,3 +71,16 @@ def call_timeout(timeout: object, name: str = "timeout") -> float:
 def os_wait(remaining: float) -> float:
     """How long to ask the OS to wait now, for a wait with ``remaining`` seconds left."""
     return remaining if remaining < LONGEST_OS_WAIT else LONGEST_OS_WAIT
+
+
+def delay_seconds(delay: object, name: str = "delay") -> float:
+    """The seconds ``submit_after`` waits before submitting a call; 0 submits at once.
+
+    Negative, infinite or NaN: ``ValueError`` (a call due never is a call
+    never made; say so by not making it). Anything but a real number:
+    ``TypeError``.
+    """
+    seconds = _seconds(delay, name, "a number of seconds")
+    if seconds < 0.0 or seconds == math.inf:
+        raise ValueError(f"{name} must be a finite, non-negative number of seconds, got {delay!r}")
+    return seconds
