@@ -37,6 +37,7 @@ CASE_MODULES = (
     "benchmarks.mixed_cases",
     "benchmarks.thread_cases",
     "benchmarks.process_cases",
+    "benchmarks.periodic_cases",
 )
 
 Measure = Callable[[int], float]
