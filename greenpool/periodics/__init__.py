@@ -17,18 +17,20 @@
 The package is split by concern: :mod:`._decorator` (what makes a callable
 periodic, and the checks), :mod:`._strategies` (when each runs next),
 :mod:`._watcher` (what each has done, lateness included), :mod:`._schedule`
-(one heap for every callable) and :mod:`._worker` (the scheduler loop, over
-nothing but an executor's public ``submit``, ``add_done_callback``,
-``statistics`` and ``shutdown``).
+(one heap for every callable), :mod:`._running` (the executor, its default,
+and the call that runs each callable: nothing but an executor's public
+``submit``, ``add_done_callback``, ``statistics`` and ``shutdown``),
+:mod:`._table` (``pformat``) and :mod:`._worker` (the scheduler loop).
 """
 
 from __future__ import annotations
 
 from greenpool.periodics._decorator import NeverAgain, is_periodic, periodic
+from greenpool.periodics._running import ExecutorFactory, ExistingExecutor
 from greenpool.periodics._schedule import IMMEDIATE, PERIODIC
 from greenpool.periodics._table import DEFAULT_COLS as _DEFAULT_COLS
 from greenpool.periodics._watcher import Watcher, Work
-from greenpool.periodics._worker import LOG, ExecutorFactory, ExistingExecutor, PeriodicWorker
+from greenpool.periodics._worker import LOG, PeriodicWorker
 
 __all__ = [
     "IMMEDIATE",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from greenpool.periodics._schedule import Task
+
 #: Every column ``pformat`` knows, in its default order.
 DEFAULT_COLS = (
     "Name",
@@ -52,3 +54,40 @@ def render(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> str:
         return "|" + "|".join(f" {v:^{w}} " for v, w in zip(values, widths, strict=True)) + "|"
 
     return "\n".join([rule, line(columns), rule, *(line(row) for row in cells), rule])
+
+
+def rows(tasks: Iterable[Task], now: float) -> list[dict[str, object]]:
+    """One row per task, every column filled; ``now`` in the worker's clock."""
+    table: list[dict[str, object]] = []
+    for task in tasks:
+        watcher = task.watcher
+        next_run = task.next_run
+        if watcher.requested_stop or next_run is None:
+            runs_in = "n/a"
+        else:
+            runs_in = f"{max(0.0, next_run - now):0.4f}s"
+        try:
+            averages = (
+                f"{watcher.average_elapsed:0.4f}s",
+                f"{watcher.average_elapsed_waiting:0.4f}s",
+            )
+        except ZeroDivisionError:
+            averages = (".", ".")
+        p50, _p90, p99 = watcher.lateness_percentiles()
+        table.append(
+            {
+                "Name": task.work.name,
+                "Active": task.running,
+                "Periodicity": task.work.callback._periodic_spacing,  # type: ignore[attr-defined]
+                "Runs in": runs_in,
+                "Runs": watcher.runs,
+                "Failures": watcher.failures,
+                "Successes": watcher.successes,
+                "Stop Requested": watcher.requested_stop,
+                "Average elapsed": averages[0],
+                "Average elapsed waiting": averages[1],
+                "Lateness p50": f"{p50:0.4f}s",
+                "Lateness p99": f"{p99:0.4f}s",
+            }
+        )
+    return table

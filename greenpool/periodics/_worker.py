@@ -35,10 +35,8 @@ import functools
 import inspect
 import logging
 import random
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar
 
@@ -52,11 +50,16 @@ from greenpool.periodics._decorator import (
     checked_periodic,
     missing_attrs,
 )
+from greenpool.periodics._running import (
+    Runner,
+    default_executor,
+    log_failure,
+    runs_elsewhere,
+)
 from greenpool.periodics._schedule import IMMEDIATE, PERIODIC, Schedule, Task
 from greenpool.periodics._watcher import Watcher, Work
-from greenpool.synchronous import SynchronousExecutor
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("greenpool.periodics")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -68,98 +71,6 @@ _RETRY_LATER = (RuntimeError, RejectedSubmission)
 OnFailure = Callable[..., object]
 
 _FOREVER = float("inf")
-
-
-class ExecutorFactory:
-    """Makes the executor a worker runs its callables on, when the worker starts."""
-
-    #: Whether the worker shuts the executor down when it stops.
-    shutdown: bool = True
-
-    def __call__(self) -> concurrent.futures.Executor:
-        raise NotImplementedError()
-
-
-class ExistingExecutor(ExecutorFactory):
-    """An executor the caller owns: used as it is, and not shut down unless ``shutdown``."""
-
-    def __init__(self, executor: concurrent.futures.Executor, shutdown: bool = False) -> None:
-        self._executor = executor
-        self.shutdown = shutdown
-
-    def __call__(self) -> concurrent.futures.Executor:
-        return self._executor
-
-
-def _log_failure(
-    log: logging.Logger,
-    cb: Callable[..., Any],
-    kind: str,
-    spacing: float,
-    exc_info: tuple[Any, Any, Any],
-    traceback: str | None = None,
-) -> None:
-    """The default ``on_failure``: log the error with its traceback, as futurist does."""
-    name = callback_name(cb)
-    if all(exc_info) or not traceback:
-        log.error(
-            "Failed to call %s '%s' (it runs every %0.2f seconds)",
-            kind,
-            name,
-            spacing,
-            exc_info=exc_info,
-        )
-    else:
-        log.error(
-            "Failed to call %s '%s' (it runs every %0.2f seconds):\n%s",
-            kind,
-            name,
-            spacing,
-            traceback,
-        )
-
-
-class _Runner:
-    """What the executor runs: one call of a :class:`Work`, timed in the worker's clock.
-
-    Returns ``(started_at, finished_at, error, traceback_text)``; an
-    ``Exception`` is returned rather than raised, so the times are known
-    either way. Picklable, for process pools, which get the traceback as text
-    (traceback objects do not pickle).
-    """
-
-    __slots__ = ("now_func", "retain_traceback")
-
-    def __init__(self, now_func: Callable[[], float], retain_traceback: bool) -> None:
-        self.now_func = now_func
-        self.retain_traceback = retain_traceback
-
-    def __getstate__(self) -> tuple[Callable[[], float], bool]:
-        return self.now_func, self.retain_traceback
-
-    def __setstate__(self, state: tuple[Callable[[], float], bool]) -> None:
-        self.now_func, self.retain_traceback = state
-
-    def __call__(self, work: Work) -> tuple[float, float, Exception | None, str | None]:
-        now = self.now_func
-        started_at = now()
-        try:
-            work.callback(*work.args, **work.kwargs)
-        except Exception as error:
-            finished_at = now()
-            text = None
-            if not self.retain_traceback:
-                text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            return started_at, finished_at, error, text
-        return started_at, now(), None, None
-
-
-def _runs_elsewhere(executor: object) -> bool:
-    """Whether ``executor`` runs calls in other processes (results are pickled)."""
-    if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
-        return True
-    process = sys.modules.get("greenpool.process")
-    return process is not None and isinstance(executor, process.ProcessPoolExecutor)
 
 
 class PeriodicWorker:
@@ -260,10 +171,10 @@ class PeriodicWorker:
         )
         self._log = log or LOG
         self._on_failure: OnFailure = (
-            on_failure if on_failure is not None else functools.partial(_log_failure, self._log)
+            on_failure if on_failure is not None else functools.partial(log_failure, self._log)
         )
         self._executor_factory: Callable[[], Any] = (
-            executor_factory if executor_factory is not None else self._default_executor
+            executor_factory if executor_factory is not None else default_executor
         )
         self._now_func = now_func
         # Guards the schedule, the immediate queue, the tasks list and the
@@ -312,40 +223,7 @@ class PeriodicWorker:
     def pformat(self, columns: Iterable[str] = _table.DEFAULT_COLS) -> str:
         """A text table of every callable's activity; ``ValueError`` for unknown columns."""
         chosen = _table.check_columns(columns)
-        now = self._now_func()
-        rows = []
-        for task in list(self._tasks):
-            watcher = task.watcher
-            next_run = task.next_run
-            if watcher.requested_stop or next_run is None:
-                runs_in = "n/a"
-            else:
-                runs_in = f"{max(0.0, next_run - now):0.4f}s"
-            try:
-                averages = (
-                    f"{watcher.average_elapsed:0.4f}s",
-                    f"{watcher.average_elapsed_waiting:0.4f}s",
-                )
-            except ZeroDivisionError:
-                averages = (".", ".")
-            p50, _p90, p99 = watcher.lateness_percentiles()
-            rows.append(
-                {
-                    "Name": task.work.name,
-                    "Active": task.running,
-                    "Periodicity": task.work.callback._periodic_spacing,  # type: ignore[attr-defined]
-                    "Runs in": runs_in,
-                    "Runs": watcher.runs,
-                    "Failures": watcher.failures,
-                    "Successes": watcher.successes,
-                    "Stop Requested": watcher.requested_stop,
-                    "Average elapsed": averages[0],
-                    "Average elapsed waiting": averages[1],
-                    "Lateness p50": f"{p50:0.4f}s",
-                    "Lateness p99": f"{p99:0.4f}s",
-                }
-            )
-        return _table.render(chosen, rows)
+        return _table.render(chosen, _table.rows(list(self._tasks), self._now_func()))
 
     # -- control ---------------------------------------------------------
 
@@ -404,7 +282,7 @@ class PeriodicWorker:
             lock.release()
         try:
             executor = self._executor = self._executor_factory()
-            runner = _Runner(self._now_func, retain_traceback=not _runs_elsewhere(executor))
+            runner = Runner(self._now_func, retain_traceback=not runs_elsewhere(executor))
             try:
                 self._run(executor, runner)
             finally:
@@ -466,7 +344,7 @@ class PeriodicWorker:
 
     # -- the scheduler ---------------------------------------------------
 
-    def _run(self, executor: Any, runner: _Runner) -> None:
+    def _run(self, executor: Any, runner: Runner) -> None:
         """Submit due runs until stopped."""
         submit = executor.submit
         while True:
@@ -739,14 +617,6 @@ class PeriodicWorker:
             lock.release()
         if waiter is not None:
             waiter.wake()
-
-    def _default_executor(self) -> Any:
-        """A green executor if ``start()`` runs in a green thread, else a synchronous one."""
-        if _parking.current_hub() is not None:
-            from greenpool.green import GreenThreadPoolExecutor
-
-            return GreenThreadPoolExecutor(name=f"periodics-{id(self):x}")
-        return SynchronousExecutor(name=f"periodics-{id(self):x}")
 
     def _executor_statistics(self) -> Any:
         executor = self._executor
