@@ -15,11 +15,17 @@ from concurrent.futures import TimeoutError as TimeoutError
 from typing import TYPE_CHECKING, Any
 
 from greenpool import rejection, waiters
+from greenpool._delayed_mixins import (
+    DelayedExecutorMixin,
+    DelayedExecutorMixinBase,
+    GreenDelayedExecutorMixin,
+)
 from greenpool._errors import CallTimeoutError, RejectedSubmission
 from greenpool._executor import Executor
 from greenpool._future import Future, GreenFuture
 from greenpool._statistics import ExecutorStatistics
 from greenpool._workitem import WorkItem
+from greenpool.dynamic import DynamicThreadPoolExecutor
 from greenpool.green import GreenThreadPoolExecutor
 from greenpool.synchronous import SynchronousExecutor
 from greenpool.thread import BrokenThreadPool, ThreadPoolExecutor
@@ -53,9 +59,13 @@ __all__ = [
     "BrokenThreadPool",
     "CallTimeoutError",
     "CancelledError",
+    "DelayedExecutorMixin",
+    "DelayedExecutorMixinBase",
+    "DynamicThreadPoolExecutor",
     "Executor",
     "ExecutorStatistics",
     "Future",
+    "GreenDelayedExecutorMixin",
     "GreenFuture",
     "GreenThreadPoolExecutor",
     "ProcessPoolExecutor",

@@ -177,7 +177,12 @@ class ThreadAlarm:
     collected).
     """
 
-    def __init__(self, submit_due: weakref.WeakMethod[SubmitDue], name: str) -> None:
+    def __init__(
+        self, calls: DelayedCalls, submit_due: weakref.WeakMethod[SubmitDue], name: str
+    ) -> None:
+        # The thread holds the alarm, the alarm the calls, and the calls their
+        # executor while any is left: see DelayedCalls.
+        self._calls = calls
         self._submit_due = submit_due
         self._name = name
         self._guard = _native.allocate_lock()
@@ -250,7 +255,12 @@ class HubAlarm:
     greenlet, which must never block: a ``check_and_reject`` may wait.
     """
 
-    def __init__(self, hub_state: Any, submit_due: weakref.WeakMethod[SubmitDue]) -> None:
+    def __init__(
+        self, calls: DelayedCalls, hub_state: Any, submit_due: weakref.WeakMethod[SubmitDue]
+    ) -> None:
+        # While set, the hub's timer holds the alarm, the alarm the calls, and
+        # the calls their executor: see DelayedCalls.
+        self._calls = calls
         self._hub_state = hub_state
         self._hub = hub_state.hub
         self._submit_due = submit_due

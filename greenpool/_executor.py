@@ -247,7 +247,7 @@ class Executor(concurrent.futures.Executor):
             delayed = self._delayed
             if delayed is None:
                 delayed = self._delayed = DelayedCalls()
-                self._alarm = self._new_alarm(weakref.WeakMethod(self._submit_due_calls))
+                self._alarm = self._new_alarm(delayed, weakref.WeakMethod(self._submit_due_calls))
                 weakref.finalize(self, self._alarm.close)
                 _delayed.at_exit.executors.add(self)
             call = DelayedCall(fn, args, kwargs, self._gatherer)
@@ -306,9 +306,11 @@ class Executor(concurrent.futures.Executor):
             elif finish_outside_lock:
                 self._after_start(call)
 
-    def _new_alarm(self, submit_due: weakref.WeakMethod[_delayed.SubmitDue]) -> Any:
+    def _new_alarm(
+        self, calls: DelayedCalls, submit_due: weakref.WeakMethod[_delayed.SubmitDue]
+    ) -> Any:
         """What goes off when a delayed call falls due: one timer thread, unless overridden."""
-        return _delayed.ThreadAlarm(submit_due, self._name)
+        return _delayed.ThreadAlarm(calls, submit_due, self._name)
 
     def _withdraw_delayed(self) -> None:
         """Cancel every delayed call not yet due (interpreter exit)."""

@@ -31,7 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 from greenlet import getcurrent, greenlet
 
 from greenpool import _exit
-from greenpool._delayed import HubAlarm, SubmitDue
+from greenpool._delayed import DelayedCalls, HubAlarm, SubmitDue
 from greenpool._errors import CallTimeoutError
 from greenpool._executor import CheckAndReject, Executor
 from greenpool._native import get_ident
@@ -116,9 +116,9 @@ class GreenThreadPoolExecutor(Executor):
     def _after_start(self, item: WorkItem) -> None:
         self._hub_state.channel.wake()
 
-    def _new_alarm(self, submit_due: weakref.WeakMethod[SubmitDue]) -> Any:
+    def _new_alarm(self, calls: DelayedCalls, submit_due: weakref.WeakMethod[SubmitDue]) -> Any:
         """Delayed calls wait on one hub timer (no OS thread); see greenpool._delayed."""
-        return HubAlarm(self._hub_state, submit_due)
+        return HubAlarm(calls, self._hub_state, submit_due)
 
     def _timed_call(self, seconds: float, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` with a hub timer that raises :class:`CallTimeoutError` inside it (as

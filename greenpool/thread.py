@@ -124,8 +124,8 @@ class _Workers:
                 raise BrokenThreadPool(_BROKEN_MESSAGE) from self._broken
             if _interpreter_exiting:
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            if self._idle or self._alive >= self._max_workers:
-                self._put_locked(item)
+            box = self._place_locked(item)
+            if box is None:
                 return
             self._alive += 1
             number = next(self._numbers)
@@ -136,7 +136,7 @@ class _Workers:
             # arguments and result must be freed once it has run.
             thread = _native.threading_module().Thread(
                 target=self._work,
-                args=([item],),
+                args=(box,),
                 name=f"{self._name_prefix}_{number}",
                 daemon=True,
             )
@@ -144,6 +144,8 @@ class _Workers:
         except BaseException:
             with self._guard:
                 self._alive -= 1
+                if not box:
+                    return  # A spare: the call itself was placed already.
                 if self._alive == 0 or self._stopping:
                     raise
                 # No new thread (out of memory or thread limit), but others
@@ -151,6 +153,18 @@ class _Workers:
                 self._put_locked(item)
             return
         self._threads.append(thread)
+
+    def _place_locked(self, item: WorkItem) -> list[WorkItem] | None:
+        """Place ``item``, or say that a new thread must be started: with it, or as a spare.
+
+        Returns None once ``item`` is promised to an idle worker or queued;
+        ``[item]`` for a new thread to start with it; ``[]`` for a new thread
+        to start idle, ``item`` being placed already (the dynamic pool).
+        """
+        if self._idle or self._alive >= self._max_workers:
+            self._put_locked(item)
+            return None
+        return [item]
 
     def _put_locked(self, item: WorkItem) -> None:
         if self._idle:
@@ -167,19 +181,21 @@ class _Workers:
                     self._initializer(*self._initargs)
                 except BaseException as exc:
                     LOGGER.critical("Exception in initializer:", exc_info=True)
-                    self._break(first.pop(), exc)
+                    self._break(first.pop() if first else None, exc)
                     return
-            item: WorkItem | None = first.pop()
+            # A thread started with no call (a dynamic pool's spare) goes idle at once.
+            item: WorkItem | None = first.pop() if first else None
             queue = self._queue
-            while item is not None:
-                try:
-                    run(item)
-                except BaseException:
-                    # _run() re-raises GreenletExit, having set it on the
-                    # future, so that a killed green worker dies. A thread is
-                    # no greenlet: carry on.
-                    LOGGER.exception("Exception in worker")
-                item = None  # Hold nothing while idle: the call may own big objects.
+            while True:
+                if item is not None:
+                    try:
+                        run(item)
+                    except BaseException:
+                        # _run() re-raises GreenletExit, having set it on the
+                        # future, so that a killed green worker dies. A thread
+                        # is no greenlet: carry on.
+                        LOGGER.exception("Exception in worker")
+                    item = None  # Hold nothing while idle: the call may own big objects.
                 with self._guard:
                     if self._unclaimed:
                         self._unclaimed -= 1
@@ -187,20 +203,30 @@ class _Workers:
                         return
                     else:
                         self._idle += 1
-                item = queue.get()  # None: stop.
+                item = self._wait_for_call(queue)
+                if item is None:  # Stop (a sentinel), or, in a dynamic pool, retire.
+                    return
         finally:
             with self._guard:
                 self._alive -= 1
+                self._exiting_locked()
                 self._joining.discard(_native.get_ident())
             self._exited.unpark_all()
 
-    def _break(self, item: WorkItem, cause: BaseException) -> None:
+    def _wait_for_call(self, queue: SimpleQueue[WorkItem | None]) -> WorkItem | None:
+        """Wait, counted idle, for a call or a sentinel (None) the queue holds for this thread."""
+        return queue.get()
+
+    def _exiting_locked(self) -> None:
+        """A thread is about to exit (a hook for the dynamic pool, under the guard)."""
+
+    def _break(self, item: WorkItem | None, cause: BaseException) -> None:
         with self._guard:
             if self._broken is None:
                 self._broken = cause
             pending = self._take_pending_locked()
             self._stop_locked()
-        for failed in (item, *pending):
+        for failed in (item, *pending) if item is not None else pending:
             error = BrokenThreadPool(_BROKEN_MESSAGE)
             error.__cause__ = cause
             refuse(failed, error)
@@ -336,16 +362,26 @@ class ThreadPoolExecutor(Executor):
             raise TypeError(f"initializer must be callable or None, got {initializer!r}")
         if isinstance(initargs, (str, bytes)) or not isinstance(initargs, Iterable):
             raise TypeError(f"initargs must be a tuple of arguments, got {initargs!r}")
-        self._workers = _Workers(
-            max_workers, thread_name_prefix or self.name, initializer, tuple(initargs)
+        self._workers = self._make_workers(
+            thread_name_prefix or self.name, initializer, tuple(initargs)
         )
         _live_workers.add(self._workers)
         # Not at exit: _stop_all_at_exit does that, and waits for the threads too.
         weakref.finalize(self, self._workers.abandon).atexit = False
 
+    def _make_workers(
+        self, name_prefix: str, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+    ) -> _Workers:
+        return _Workers(self._max_workers, name_prefix, initializer, initargs)
+
     @property
     def num_workers(self) -> int:
         return self._workers.alive
+
+    @property
+    def idle_workers(self) -> int:
+        """Threads waiting for work, none promised to them."""
+        return self._workers.idle
 
     def get_num_idle_workers(self) -> int:
         """Threads waiting for work (futurist's name)."""

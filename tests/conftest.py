@@ -80,7 +80,7 @@ def make() -> Iterator[Callable[..., GreenThreadPoolExecutor]]:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-@pytest.fixture(params=["green", "thread", "synchronous", "process"])
+@pytest.fixture(params=["green", "thread", "dynamic", "synchronous", "process"])
 def any_executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
     """One executor of each kind, in turn (small: 2 workers, 1 process); shut down after."""
     import greenpool
@@ -89,6 +89,7 @@ def any_executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
     kinds: dict[str, Callable[[], Executor]] = {
         "green": lambda: greenpool.GreenThreadPoolExecutor(2),
         "thread": lambda: greenpool.ThreadPoolExecutor(2),
+        "dynamic": lambda: greenpool.DynamicThreadPoolExecutor(2),
         "synchronous": greenpool.SynchronousExecutor,
         "process": lambda: ProcessPoolExecutor(1),
     }
