@@ -213,7 +213,7 @@ def test_green_delayed_calls_use_no_os_thread_and_do_not_block_the_hub() -> None
     with Ticker() as ticker:
         ticks_before = ticker.ticks
         assert futures[-1].result(timeout=LONG) > 0
-        concurrent.futures.wait(futures, timeout=LONG)
+        greenpool.waiters.wait_for_all(futures, timeout=LONG)
         assert ticker.ticks > ticks_before
     assert all(future.done() for future in futures)
     assert threading.active_count() == threads_before
