@@ -164,7 +164,7 @@ class PeriodicWorker:
             ("event_cls", event_cls),
             ("now_func", now_func),
         ):
-            if value is not None and not callable(value):
+            if not (callable(value) or (value is None and name == "executor_factory")):
                 raise TypeError(f"{name} must be callable, got {value!r}")
         self._next_run, self._first_run = _strategies.lookup(
             self.BUILT_IN_STRATEGIES, schedule_strategy
@@ -214,6 +214,11 @@ class PeriodicWorker:
         return f"<PeriodicWorker {state} callables={len(self._tasks)} at {id(self):#x}>"
 
     # -- what users read -------------------------------------------------
+
+    @property
+    def executor(self) -> Any:
+        """The executor the worker runs its callables on now, or ran them on last; or None."""
+        return self._executor
 
     def iter_watchers(self) -> Generator[Watcher, None, None]:
         """A :class:`Watcher` for each callable, in the order they were added."""
@@ -347,11 +352,13 @@ class PeriodicWorker:
     def _run(self, executor: Any, runner: Runner) -> None:
         """Submit due runs until stopped."""
         submit = executor.submit
+        behind = False
         while True:
-            batch = self._next_batch()
+            batch = self._next_batch(behind)
             if batch is None:
                 return
-            tasks, submitted_at = batch
+            tasks, submitted_at, parked = batch
+            behind = not parked
             for position, task in enumerate(tasks):
                 if self._stopping:
                     self._put_back(tasks[position:])
@@ -364,13 +371,20 @@ class PeriodicWorker:
                 else:
                     future.add_done_callback(task.on_done)
 
-    def _next_batch(self) -> tuple[list[Task], float] | None:
-        """The runs to submit now, and the time they were taken; None once stopping.
+    def _next_batch(self, behind: bool) -> tuple[list[Task], float, bool] | None:
+        """The runs to submit now, the time they were taken, and whether the scheduler
+        parked before it found them; None once stopping.
 
         Parks until something is due. The clock (``now_func``, user code) is
-        read outside the lock, once per batch.
+        read outside the lock, once per batch. If the last batch was found
+        without parking (``behind``: the worker is not keeping up), first
+        yields once: to its hub, in a green thread, so that a worker that is
+        always behind still lets every other green thread run.
         """
+        if behind:
+            _parking.new_waiter().wait(0.0)
         lock = self._lock
+        parked = False
         while True:
             lock.acquire()
             if self._stopping:
@@ -385,7 +399,7 @@ class PeriodicWorker:
                 for task in tasks:
                     if task.due is None:
                         task.due = now
-                return tasks, now
+                return tasks, now, parked
             head = self._schedule.head()
             lock.release()
             timeout = wake_at = _FOREVER
@@ -397,7 +411,7 @@ class PeriodicWorker:
                     self._claim(tasks)
                     lock.release()
                     if tasks:
-                        return tasks, now
+                        return tasks, now, parked
                     continue
                 timeout = head - now
                 wake_at = head
@@ -413,6 +427,7 @@ class PeriodicWorker:
             if changed:
                 continue
             waiter.wait(min(timeout, self.MAX_LOOP_IDLE))
+            parked = True
             lock.acquire()
             if self._waiter is waiter:
                 self._waiter = None
