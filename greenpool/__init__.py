@@ -14,7 +14,7 @@ from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as TimeoutError
 from typing import TYPE_CHECKING, Any
 
-from greenpool import rejection, waiters
+from greenpool import periodics, rejection, waiters
 from greenpool._delayed_mixins import (
     DelayedExecutorMixin,
     DelayedExecutorMixinBase,
@@ -75,6 +75,7 @@ __all__ = [
     "TimeoutError",
     "WorkItem",
     "WorkerLostError",
+    "periodics",
     "rejection",
     "waiters",
 ]
