@@ -36,6 +36,7 @@ CASE_MODULES = (
     "benchmarks.green_cases",
     "benchmarks.mixed_cases",
     "benchmarks.thread_cases",
+    "benchmarks.delayed_cases",
     "benchmarks.process_cases",
     "benchmarks.periodic_cases",
 )

@@ -7,9 +7,15 @@ its threads that are busy (running a call, or promised a queued one), before
 placing the new call::
 
     busy share >= grow_threshold,   fewer than max_workers   one more thread
-    busy share <= shrink_threshold, more than min_workers    one idle thread stops
+    busy share <= shrink_threshold, more than min_workers,   one idle thread stops
+      and it has stayed there for shrink_after seconds
 
-The two thresholds differ so that the size does not flap around one value.
+The two thresholds differ so that the size does not flap around one value,
+and ``shrink_after`` (one second by default) keeps it from flapping in
+time: under a burst of short calls the busy share swings between none and
+all from one submit to the next, and a pool that stopped a thread on every
+submit that found it idle (as futurist's does) would start and stop a
+thread every other call, each costing more than the calls themselves.
 A call never waits for a thread while the pool could start one, and a call
 given to an idle thread while the pool grows is not held up by the new
 thread's start: the new thread starts idle, a spare for the next call.
@@ -33,7 +39,7 @@ from typing import Any
 from greenpool import _native
 from greenpool._executor import CheckAndReject
 from greenpool._timeouts import call_timeout
-from greenpool._workitem import WorkItem
+from greenpool._workitem import WorkItem, now
 from greenpool.thread import ThreadPoolExecutor, _Workers
 
 
@@ -57,8 +63,12 @@ class _DynamicWorkers(_Workers):
         grow_threshold: float,
         shrink_threshold: float,
         idle_timeout: float | None,
+        shrink_after: float,
     ) -> None:
         super().__init__(max_workers, name_prefix, initializer, initargs)
+        self._shrink_after = shrink_after
+        # When the busy share last fell to shrink_threshold or below (None: it is above).
+        self._low_since: float | None = None
         self._min_workers = min_workers
         self._grow_threshold = grow_threshold
         self._shrink_threshold = shrink_threshold
@@ -78,9 +88,16 @@ class _DynamicWorkers(_Workers):
         busy = self._busy_share_locked()
         self._put_locked(item)  # To an idle thread.
         if busy >= self._grow_threshold and alive < self._max_workers:
+            self._low_since = None
             return []  # A spare thread for the next call.
-        if busy <= self._shrink_threshold and alive > self._min_workers and self._idle:
-            self._retire_locked()
+        if busy > self._shrink_threshold:
+            self._low_since = None
+        elif alive > self._min_workers and self._idle:
+            at = now()
+            if self._low_since is None:
+                self._low_since = at
+            elif at - self._low_since >= self._shrink_after:
+                self._retire_locked()
         return None
 
     def _retire_locked(self) -> None:
@@ -155,8 +172,10 @@ class DynamicThreadPoolExecutor(ThreadPoolExecutor):
     keyword-only ``name``. ``min_workers`` (at least 1, less than
     ``max_workers``) threads are kept once started; ``grow_threshold`` in
     (0, 1] and ``shrink_threshold`` in [0, ``grow_threshold``) are shares of
-    busy threads. ``idle_timeout`` (seconds, or None for never) lets idle
-    threads beyond ``min_workers`` exit on their own.
+    busy threads. A submit stops an idle thread only once the busy share has
+    stayed at or below ``shrink_threshold`` for ``shrink_after`` seconds.
+    ``idle_timeout`` (seconds, or None for never) lets idle threads beyond
+    ``min_workers`` exit on their own.
     """
 
     def __init__(
@@ -168,6 +187,7 @@ class DynamicThreadPoolExecutor(ThreadPoolExecutor):
         shrink_threshold: float = 0.4,
         *,
         idle_timeout: float | None = None,
+        shrink_after: float = 1.0,
         name: str | None = None,
         thread_name_prefix: str = "",
         initializer: Callable[..., object] | None = None,
@@ -186,6 +206,10 @@ class DynamicThreadPoolExecutor(ThreadPoolExecutor):
         if shrink >= grow:
             raise ValueError("shrink_threshold must be less than grow_threshold")
         timeout = None if idle_timeout is None else call_timeout(idle_timeout, "idle_timeout")
+        hold = _fraction(shrink_after, "shrink_after")
+        if not 0.0 <= hold < math.inf:
+            raise ValueError(f"shrink_after must be a finite number of seconds >= 0, got {hold}")
+        self._shrink_after = hold
         # Read by _make_workers, which ThreadPoolExecutor.__init__ calls.
         self._min_workers = min_workers
         self._grow_threshold = grow
@@ -214,6 +238,7 @@ class DynamicThreadPoolExecutor(ThreadPoolExecutor):
             grow_threshold=self._grow_threshold,
             shrink_threshold=self._shrink_threshold,
             idle_timeout=self._idle_timeout,
+            shrink_after=self._shrink_after,
         )
 
     @property

@@ -58,7 +58,8 @@ def test_it_grows_to_max_workers_under_load_and_maintain_shrinks_it_to_min() -> 
 
 
 def test_submits_shrink_an_idle_pool_one_thread_each() -> None:
-    executor = DynamicThreadPoolExecutor(max_workers=6, min_workers=2)
+    # shrink_after=0: a submit that finds the pool idle stops a thread, as futurist's does.
+    executor = DynamicThreadPoolExecutor(max_workers=6, min_workers=2, shrink_after=0)
     release = threading.Event()
     futures = [executor.submit(release.wait, LONG) for _ in range(6)]
     wait_until(lambda: executor.statistics.running == 6)
@@ -71,6 +72,38 @@ def test_submits_shrink_an_idle_pool_one_thread_each() -> None:
     wait_until(lambda: executor.num_workers == 2)
     executor.shutdown()
     assert executor.statistics.executed == 12
+
+
+def test_a_pool_idle_for_less_than_shrink_after_keeps_its_threads() -> None:
+    executor = DynamicThreadPoolExecutor(max_workers=4, shrink_after=3600)
+    release = threading.Event()
+    futures = [executor.submit(release.wait, LONG) for _ in range(4)]
+    wait_until(lambda: executor.statistics.running == 4)
+    release.set()
+    concurrent.futures.wait(futures, timeout=LONG)
+    wait_until(lambda: executor.idle_workers == 4)
+    for _ in range(20):
+        executor.submit(lambda: None).result(timeout=LONG)
+    assert executor.num_workers == 4
+    executor.shutdown()
+
+
+def test_a_burst_of_short_calls_does_not_start_and_stop_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    starts = [0]
+    original_start = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        starts[0] += 1
+        original_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    executor = DynamicThreadPoolExecutor(max_workers=8)
+    futures = [executor.submit(abs, -i) for i in range(20_000)]
+    assert [f.result(timeout=LONG) for f in futures] == list(range(20_000))
+    executor.shutdown()
+    assert starts[0] <= 8
 
 
 def test_maintain_starts_min_workers_and_grows_while_the_busy_share_is_high() -> None:
@@ -190,6 +223,9 @@ def test_its_threads_are_real_os_threads_under_monkey_patching(python: Any) -> N
         ({"grow_threshold": 0.5, "shrink_threshold": 0.5}, ValueError, "less than grow"),
         ({"grow_threshold": "0.8"}, TypeError, "grow_threshold must be a number"),
         ({"idle_timeout": 0}, ValueError, "idle_timeout"),
+        ({"shrink_after": -1}, ValueError, "shrink_after"),
+        ({"shrink_after": float("inf")}, ValueError, "shrink_after"),
+        ({"shrink_after": None}, TypeError, "shrink_after"),
         ({"idle_timeout": "1"}, TypeError, "idle_timeout"),
         ({"max_workers": 0}, ValueError, "max_workers"),
     ],
