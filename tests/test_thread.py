@@ -761,3 +761,13 @@ def test_executor_created_before_monkey_patching_still_starts_real_threads() -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["OK"]
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("kind", ["ThreadPoolExecutor", "DynamicThreadPoolExecutor"])
+def test_thread_pools_cannot_stop_a_running_call_so_refuse_submit_with_timeout(kind: str) -> None:
+    executor = getattr(greenpool, kind)(2)
+    with pytest.raises(NotImplementedError, match="cannot stop a running call"):
+        executor.submit_with_timeout(1.0, abs, -1)
+    assert executor.statistics.submitted == 0
+    executor.shutdown()
