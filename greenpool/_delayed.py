@@ -31,7 +31,8 @@ import heapq
 import itertools
 import weakref
 from collections.abc import Callable
-from concurrent.futures._base import PENDING
+from concurrent.futures import CancelledError
+from concurrent.futures._base import PENDING, RUNNING
 from typing import Any
 
 from greenlet import greenlet
@@ -108,6 +109,53 @@ class DelayedCall(WorkItem):
         self._take_call()
         self._finished(parked)
         return False
+
+    def _hand_over(self) -> bool:
+        """Leave ``scheduled`` as a call that another future will run: False if cancelled.
+
+        For :func:`submit_through`: the call becomes running here, uncounted
+        (the future its executor's ``submit`` returns is the one counted),
+        as futurist's scheduler marks its task's future before submitting it.
+        """
+        _acquire()
+        try:
+            if self._state != PENDING:
+                return False
+            self._scheduled = False
+            self._gatherer.unscheduled += 1
+            self._state = RUNNING
+        finally:
+            _release()
+        return True
+
+
+def submit_through(submit: Callable[..., Any], call: DelayedCall) -> None:
+    """Submit a due ``call`` through an executor's overridden ``submit``, and follow it.
+
+    A subclass that overrides ``submit`` (to add context, logging, tracing)
+    expects every call, delayed ones included, to pass through it, as
+    futurist's mixin's do. Then the delayed call's future follows the one
+    ``submit`` returns: its result, its exception, or ``CancelledError`` if
+    that one was cancelled; a ``submit`` that raises fails it.
+    """
+    if not call._hand_over():
+        return
+    fn, args, kwargs = call._take_call()
+    try:
+        inner = submit(fn, *args, **kwargs)
+    except BaseException as exc:
+        call.set_exception(exc)
+        return
+
+    def follow(done: Any) -> None:
+        if done.cancelled():
+            call.set_exception(CancelledError())
+        elif done.exception() is not None:
+            call.set_exception(done.exception())
+        else:
+            call.set_result(done.result())
+
+    inner.add_done_callback(follow)
 
 
 class DelayedCalls:

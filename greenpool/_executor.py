@@ -263,7 +263,9 @@ class Executor(concurrent.futures.Executor):
         What the alarm calls. Each due call is admitted as :meth:`submit`
         admits a call, under the submit lock, but past a shutdown: calls
         accepted before it still fall due. Once a shut-down executor's last
-        delayed call has fallen due, its workers are stopped.
+        delayed call has fallen due, its workers are stopped. If ``submit``
+        is overridden (by a subclass, or on the instance), due calls go
+        through it instead (:func:`greenpool._delayed.submit_through`).
         """
         delayed = self._delayed
         assert delayed is not None
@@ -282,6 +284,10 @@ class Executor(concurrent.futures.Executor):
                     self._alarm.close()
                     self._delayed_drained.unpark_all()
                 return next_deadline
+            if "submit" in self.__dict__ or type(self).submit is not Executor.submit:
+                self._submit_lock.release()
+                _delayed.submit_through(self.submit, call)
+                continue
             finish_outside_lock = False
             failure: BaseException | None = None
             try:

@@ -363,3 +363,61 @@ def test_eventlet_sleep_is_not_needed_for_green_delayed_calls_from_the_main_thre
     future = executor.submit_after(0.02, eventlet.sleep, 0)
     assert future.result(timeout=LONG) is None
     executor.shutdown()
+
+
+class _Traced(greenpool.ThreadPoolExecutor):
+    """A subclass that overrides submit, as services do to add context or tracing."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.seen: list[Any] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.seen.append(fn)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_delayed_calls_go_through_an_overridden_submit() -> None:
+    executor = _Traced()
+    future = executor.submit_after(0.01, abs, -6)
+    assert future.result(timeout=LONG) == 6
+    assert executor.seen == [abs]
+    stats = executor.statistics
+    assert (stats.submitted, stats.executed, stats.scheduled) == (1, 1, 0)
+    executor.shutdown()
+
+
+def test_a_submit_patched_on_the_instance_that_raises_fails_the_delayed_call() -> None:
+    executor = greenpool.ThreadPoolExecutor(1)
+
+    def broken_submit(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("injected dispatch failure")
+
+    executor.submit = broken_submit  # type: ignore[method-assign]
+    future = executor.submit_after(0, abs, -1)
+    error = future.exception(timeout=LONG)
+    assert isinstance(error, RuntimeError)
+    assert "injected" in str(error)
+    assert executor.statistics.scheduled == 0
+    del executor.submit
+    executor.shutdown()
+
+
+def test_a_delayed_call_whose_overridden_submit_is_cancelled_reports_cancelled() -> None:
+    executor = _Traced()
+    release = threading.Event()
+    executor.submit(release.wait, LONG)  # Occupies the only thread.
+    future = executor.submit_after(0, abs, -1)
+    eventually_native(lambda: len(executor.seen) == 2)
+    assert future.running()  # Handed over: its inner call waits behind the first.
+    executor.shutdown(wait=False, cancel_futures=True)
+    release.set()
+    assert isinstance(future.exception(timeout=LONG), concurrent.futures.CancelledError)
+    executor.shutdown(wait=True)
+
+
+def eventually_native(predicate: Any) -> None:
+    deadline = time.monotonic() + LONG
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
