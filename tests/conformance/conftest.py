@@ -1,10 +1,15 @@
-"""Marks for the vendored CPython tests: the known greenpool deviations, and warnings.
+"""Marks for the conformance suites: CPython's known greenpool deviations, futurist's left-outs.
 
-Each entry of :data:`KNOWN_DEVIATIONS` marks the tests it matches as
+Each entry of :data:`KNOWN_DEVIATIONS` marks the CPython tests it matches as
 ``xfail(strict=True)``: they fail today because of a deviation from the
 stdlib described in ``reason`` (README.md has a reproduction of each), and
 they will fail the run as XPASS once it is fixed, so that the mark is
 removed. Nothing here skips a test.
+
+futurist's tests listed in ``_futurist.LEFT_OUT`` (they patch or read
+futurist's private modules or attributes) are deselected; those in
+``_futurist.DEVIATIONS`` (a difference greenpool documents) are strict
+xfails. README.md mirrors both lists, with the reasons given there.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import NamedTuple
 import pytest
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_CPYTHON = os.path.join(_HERE, "test_cpython.py")
+_FUTURIST = os.path.join(_HERE, "test_futurist.py")
 
 
 class Deviation(NamedTuple):
@@ -51,12 +58,34 @@ _FORK_WARNING = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from . import cpython_tests
+
+    try:
+        origin = cpython_tests.find().origin
+    except cpython_tests.MissingSource as exc:
+        origin = f"MISSING: {exc}"
+    return [f"CPython's concurrent.futures tests: {origin}"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from ._futurist import DEVIATION_TIMEOUT, left_out
+    from ._futurist import deviation as futurist_deviation
+
+    deselected = []
     for item in items:
-        if not str(item.path).startswith(_HERE + os.sep):
+        path = str(item.path)
+        cls = getattr(item, "cls", None)
+        if path == _FUTURIST and cls is not None:
+            if left_out(cls, item.name):
+                deselected.append(item)
+            elif reason := futurist_deviation(cls, item.name):
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+                item.add_marker(pytest.mark.timeout(DEVIATION_TIMEOUT, method="signal"))
+            continue
+        if path != _CPYTHON:
             continue
         item.add_marker(pytest.mark.filterwarnings(_FORK_WARNING))
-        cls = getattr(item, "cls", None)
         if cls is None:
             continue
         for deviation in KNOWN_DEVIATIONS:
@@ -64,3 +93,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(
                     pytest.mark.xfail(deviation.condition, reason=deviation.reason, strict=True)
                 )
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
