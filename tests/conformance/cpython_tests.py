@@ -141,11 +141,16 @@ def fetch() -> Source:
     with tempfile.TemporaryDirectory(dir=CACHE) as download:
         subprocess.run(["apt-get", "download", package], cwd=download, check=True)
         (deb,) = glob.glob(os.path.join(download, "*.deb"))
-        target = os.path.join(CACHE, package)
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run(["dpkg-deb", "-x", deb, target], check=True)
-        with open(os.path.join(target, "DEBIAN-PACKAGE"), "w") as f:
+        unpacked = os.path.join(download, "unpacked")
+        subprocess.run(["dpkg-deb", "-x", deb, unpacked], check=True)
+        with open(os.path.join(unpacked, "DEBIAN-PACKAGE"), "w") as f:
             f.write(os.path.basename(deb) + "\n")
+        try:
+            # Atomic: a run looking for the tests meanwhile sees all or nothing.
+            os.rename(unpacked, os.path.join(CACHE, package))
+        except OSError:
+            if _fetched() is None:  # Not another fetch that got there first.
+                raise
     source = _fetched()
     if source is None:
         raise MissingSource(f"{package} holds no {NAME}")
