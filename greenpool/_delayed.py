@@ -348,23 +348,18 @@ class HubAlarm:
             self._set_here(next_deadline)
 
 
-class _AtExit:
+#: Executors that have made delayed calls; the executor base adds itself here.
+with_delayed_calls: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _cancel_all_at_exit() -> None:
     """Interpreter exit cancels every delayed call not yet due, before any executor finishes.
 
     Waiting for them could take hours; the executors' own exit phases then
     finish what was submitted (see :mod:`greenpool._exit`).
     """
-
-    def __init__(self) -> None:
-        self.exiting = False
-        #: Executors that have made delayed calls; the base adds itself here.
-        self.executors: weakref.WeakSet[Any] = weakref.WeakSet()
-
-    def __call__(self) -> None:
-        self.exiting = True
-        for executor in list(self.executors):
-            executor._withdraw_delayed()
+    for executor in list(with_delayed_calls):
+        executor._withdraw_delayed()
 
 
-at_exit = _AtExit()
-_exit.at_exit(_exit.DELAYED, at_exit)
+_exit.at_exit(_exit.DELAYED, _cancel_all_at_exit)

@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-from greenpool import _delayed, _parking
+from greenpool import _delayed, _exit, _parking
 from greenpool._delayed import DelayedCall, DelayedCalls
 from greenpool._errors import RejectedSubmission
 from greenpool._future import Future
@@ -242,14 +242,14 @@ class Executor(concurrent.futures.Executor):
             raise TypeError(f"{fn!r} is not callable")
         deadline = now() + seconds
         with self._submit_lock:
-            if self._shut_down or _delayed.at_exit.exiting:
+            if self._shut_down or _exit.DELAYED in _exit.finishing:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             delayed = self._delayed
             if delayed is None:
                 delayed = self._delayed = DelayedCalls()
                 self._alarm = self._new_alarm(delayed, weakref.WeakMethod(self._submit_due_calls))
                 weakref.finalize(self, self._alarm.close)
-                _delayed.at_exit.executors.add(self)
+                _delayed.with_delayed_calls.add(self)
             call = DelayedCall(fn, args, kwargs, self._gatherer)
             self._gatherer.scheduled_total += 1
             earliest = delayed.push(deadline, call, self)

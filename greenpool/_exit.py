@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import weakref
 from collections.abc import Callable
+from typing import Protocol
 
 LOGGER = logging.getLogger("greenpool")
 
@@ -59,8 +61,46 @@ def at_exit(phase: int, action: Callable[[], object]) -> None:
     atexit.register(_run_phases)
 
 
+class Pool(Protocol):
+    """What :func:`track` needs of a pool: stop taking calls, then wait for its workers."""
+
+    def stop(self) -> None: ...
+
+    def join_at_exit(self) -> None: ...
+
+
+#: The phases the exit hook has begun: once a pool's phase has, it starts no
+#: new call, as with the stdlib (earlier phases still may: a green call that
+#: finishes at exit may submit to a thread pool).
+finishing: set[int] = set()
+_pools: dict[int, weakref.WeakSet[Pool]] = {}
+
+
+def track(phase: int, pool: Pool) -> None:
+    """Finish ``pool`` at exit in ``phase``: every such pool stopped, then each joined.
+
+    The one registry of the thread and process pools (held weakly: tracking
+    keeps nothing alive). Stopping them all before joining any lets their
+    last calls run at the same time.
+    """
+    pools = _pools.get(phase)
+    if pools is None:
+        pools = _pools[phase] = weakref.WeakSet()
+        at_exit(phase, lambda: _finish(pools))
+    pools.add(pool)
+
+
+def _finish(pools: weakref.WeakSet[Pool]) -> None:
+    tracked = list(pools)
+    for pool in tracked:
+        pool.stop()
+    for pool in tracked:
+        pool.join_at_exit()
+
+
 def _run_phases() -> None:
     for phase in sorted(_phases):
+        finishing.add(phase)
         try:
             _phases[phase]()
         except Exception:  # One kind failing must not keep the others from finishing.

@@ -122,7 +122,7 @@ class _Workers:
         with self._guard:
             if self._broken is not None:
                 raise BrokenThreadPool(_BROKEN_MESSAGE) from self._broken
-            if _interpreter_exiting:
+            if _exit.THREADS in _exit.finishing:
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             box = self._place_locked(item)
             if box is None:
@@ -307,25 +307,6 @@ class _Workers:
                 thread.join()
 
 
-_live_workers: weakref.WeakSet[_Workers] = weakref.WeakSet()
-#: Set by the exit hook: from then on no pool starts a call, as with the stdlib.
-_interpreter_exiting = False
-
-
-def _stop_all_at_exit() -> None:
-    """Let queued calls finish and end every pool's threads, as the stdlib does at exit."""
-    global _interpreter_exiting
-    _interpreter_exiting = True
-    pools = list(_live_workers)
-    for workers in pools:
-        workers.stop()
-    for workers in pools:
-        workers.join_at_exit()
-
-
-_exit.at_exit(_exit.THREADS, _stop_all_at_exit)
-
-
 class ThreadPoolExecutor(Executor):
     """Runs calls on up to ``max_workers`` reused native threads.
 
@@ -365,8 +346,9 @@ class ThreadPoolExecutor(Executor):
         self._workers = self._make_workers(
             thread_name_prefix or self.name, initializer, tuple(initargs)
         )
-        _live_workers.add(self._workers)
-        # Not at exit: _stop_all_at_exit does that, and waits for the threads too.
+        # Queued calls run and the threads are joined at exit, as with the stdlib.
+        _exit.track(_exit.THREADS, self._workers)
+        # Not at exit: the exit hook stops the threads, and waits for them too.
         weakref.finalize(self, self._workers.abandon).atexit = False
 
     def _make_workers(
