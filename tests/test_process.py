@@ -380,8 +380,9 @@ def test_calls_handed_to_a_worker_that_dies_before_starting_them_run_elsewhere()
         followers = [executor.submit(add, i, 100) for i in range(50)]
         time.sleep(0.2)
         assert dying.running()
-        # They sit in the dying worker's pipe: handed over, so running.
-        assert sum(f.running() for f in followers) > 1
+        # They sit in the dying worker's pipe, not started: pending.
+        assert not any(f.running() for f in followers)
+        assert (executor.statistics.running, executor.statistics.pending) == (1, 50)
         with pytest.raises(WorkerLostError):
             dying.result(30)
         assert [f.result(30) for f in followers] == [i + 100 for i in range(50)]
