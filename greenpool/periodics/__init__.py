@@ -20,7 +20,11 @@ periodic, and the checks), :mod:`._strategies` (when each runs next),
 (one heap for every callable), :mod:`._running` (the executor, its default,
 and the call that runs each callable: nothing but an executor's public
 ``submit``, ``add_done_callback``, ``statistics`` and ``shutdown``),
-:mod:`._table` (``pformat``) and :mod:`._worker` (the scheduler loop).
+:mod:`._table` (``pformat``), :mod:`._recording` (what a finished run
+leaves behind: its tally, its failure report, its next run),
+:mod:`._scheduler` (the scheduler's state and loop: due runs, parking and
+waking) and :mod:`._worker` (``PeriodicWorker``: the public API, its checks
+and ``start()``'s lifecycle).
 """
 
 from __future__ import annotations

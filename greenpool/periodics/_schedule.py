@@ -9,10 +9,12 @@ because futurist's own tests read it to check a strategy's arithmetic.
 
 from __future__ import annotations
 
+import collections
 import heapq
 from collections.abc import Callable
 from typing import Any
 
+from greenpool.periodics._strategies import InitialScheduleStrategy
 from greenpool.periodics._watcher import Tally, Watcher, Work
 
 #: What a run is, as ``on_failure`` is told: futurist's values.
@@ -115,3 +117,37 @@ class Schedule:
             if an_index == index:
                 return next_run
         return None
+
+
+def place(
+    task: Task, first_run: float | None, schedule: Schedule, immediates: collections.deque[Task]
+) -> None:
+    """Put a task that has not run yet where it waits: with the immediate runs
+    (``first_run`` None), or on the heap, due at ``first_run``."""
+    if first_run is None:
+        immediates.append(task)
+    else:
+        task.due = first_run
+        schedule.push(task, first_run)
+
+
+def fresh_schedule(
+    tasks: list[Task], first_run: InitialScheduleStrategy, now_func: Callable[[], float]
+) -> tuple[Schedule, collections.deque[Task]]:
+    """A new heap and immediate queue for ``tasks``: immediate ones queued, the others
+    due by ``first_run``. The clock is read once, and only if a task needs it
+    (futurist's tests count the calls)."""
+    now = None
+    first_runs: list[tuple[Task, float | None]] = []
+    for task in tasks:
+        if task.immediate:
+            first_runs.append((task, None))
+        else:
+            if now is None:
+                now = now_func()
+            first_runs.append((task, first_run(task.work.callback, now)))
+    schedule = Schedule()
+    immediates: collections.deque[Task] = collections.deque()
+    for task, when in first_runs:
+        place(task, when, schedule, immediates)
+    return schedule, immediates
