@@ -23,7 +23,16 @@ from greenpool._statistics import LatencyHistogram
 
 pytestmark = pytest.mark.timeout(30)
 
-COUNTERS = ("failures", "executed", "cancelled", "submitted", "rejected", "pending", "running", "scheduled")
+COUNTERS = (
+    "failures",
+    "executed",
+    "cancelled",
+    "submitted",
+    "rejected",
+    "pending",
+    "running",
+    "scheduled",
+)
 TIMES = (
     "runtime",
     "wait_time",
