@@ -64,7 +64,8 @@ def test_depth_is_about_prefetch_seconds_of_work_and_bounded() -> None:
 
 def test_under_a_backlog_each_call_goes_to_the_least_loaded_worker() -> None:
     plan = policy(2).assign([False] * 6, [busy(held=1), busy(held=4)])
-    assert plan == [0, 0, 0, 0, 1, 0]  # Up to the other's level, then in turn.
+    assert sorted(plan) == [0, 0, 0, 0, 0, 1]  # Level at 4, then 5, then one more.
+    assert plan[0] == 0  # The oldest call to the least loaded.
 
 
 def test_a_call_with_a_timeout_goes_only_to_an_idle_worker_and_runs_alone() -> None:
@@ -127,6 +128,7 @@ def test_assign_keeps_the_policy(
     held = [load.held for load in loads]
     room = [load.room for load in loads]
     alone = [False] * len(loads)
+    prefetched: set[int] = set()
     for index, worker in enumerate(plan):
         load = loads[worker]
         assert load.accepts and not alone[worker]
@@ -142,13 +144,21 @@ def test_assign_keeps_the_policy(
             assert all(held[w] > 0 for w in takers)
             assert extra_workers == 0
             assert held[worker] < depth
-            assert held[worker] == min(held[w] for w in takers if held[w] < depth)
             assert not timed[index]
+            prefetched.add(worker)
         if timed[index]:
             alone[worker] = True
         held[worker] += 1
         if room[worker] is not None:
             room[worker] -= 1  # type: ignore[operator]
+
+    # Calls ahead go to the least loaded: no worker that got one ends more than one
+    # call above another that could have taken more.
+    for worker in prefetched:
+        for other in range(len(loads)):
+            full = held[other] >= depth or room[other] == 0 or alone[other]
+            if loads[other].accepts and not full:
+                assert held[worker] <= held[other] + 1, (held, worker, other)
 
     if len(plan) < len(timed):
         # Stopped early only when the next call could not be placed now.

@@ -130,12 +130,20 @@ class Policy:
         # under a real backlog, once every worker the pool may have exists.
         if len(loads) < self.max_workers:
             return plan
+        # Up to the next call with a timeout, which waits for an idle worker
+        # (and so does what follows it).
+        try:
+            calls = timed.index(True, len(plan)) - len(plan)
+        except ValueError:
+            calls = count - len(plan)
         depth = self.depth()
-        while len(plan) < count and not timed[len(plan)]:
-            candidates = [w for w in range(len(loads)) if takes[w] and held[w] < depth]
-            if not candidates:
-                break
-            give(min(candidates, key=held.__getitem__))
+        caps = [
+            (depth if left is None else min(depth, held[w] + left)) if takes[w] else held[w]
+            for w, left in enumerate(room)
+        ]
+        shares = _level(held, caps, calls)
+        for worker in sorted(range(len(loads)), key=held.__getitem__):
+            plan += [worker] * shares[worker]
         return plan
 
     def take_back(self, loads: Sequence[Load]) -> list[tuple[int, int, int]]:
@@ -158,3 +166,32 @@ class Policy:
             moves.append((victim, worker, calls))
             unstarted[victim] -= calls
         return moves
+
+
+def _level(held: list[int], caps: list[int], calls: int) -> list[int]:
+    """How many of ``calls`` each worker gets, filling the least loaded first ("water
+    filling"): every worker ends at the same level, or at its cap if that is lower,
+    the last few calls one each to the first workers (by index) at that level."""
+    room = [max(0, cap - now) for now, cap in zip(held, caps, strict=True)]
+    if calls >= sum(room):
+        return room
+
+    def filled(level: int) -> int:
+        return sum(max(0, min(level, cap) - now) for now, cap in zip(held, caps, strict=True))
+
+    low, high = min(held), max(caps)
+    while low < high:  # The highest level that ``calls`` can fill.
+        middle = (low + high + 1) // 2
+        if filled(middle) <= calls:
+            low = middle
+        else:
+            high = middle - 1
+    shares = [max(0, min(low, cap) - now) for now, cap in zip(held, caps, strict=True)]
+    left = calls - sum(shares)
+    for worker, (now, cap) in enumerate(zip(held, caps, strict=True)):
+        if left == 0:
+            break
+        if now <= low < cap:
+            shares[worker] += 1
+            left -= 1
+    return shares

@@ -57,6 +57,9 @@ new_poll: Callable[[], Any] | None = getattr(_select, "poll", None)
 _POLLIN = _select.POLLIN
 _POLLOUT = _select.POLLOUT
 
+_acquire_state = STATE_LOCK.acquire
+_release_state = STATE_LOCK.release
+
 #: Workers dying before they finish starting, in a row, that break the pool.
 MAX_STARTUP_FAILURES = 3
 
@@ -155,9 +158,12 @@ class Manager:
         # Under the state lock, so that a cancel either comes before the holder
         # (and is seen here) or asks it: a delayed call (submit_after) is in its
         # caller's hands already when it falls due.
-        with STATE_LOCK:
+        _acquire_state()
+        try:
             hold(item, call)
             call.withdrawn = not is_pending(item)
+        finally:
+            _release_state()
         self._pending.append(call)
 
     def wake(self) -> None:

@@ -104,8 +104,7 @@ def decode_error(body: bytes | bytearray) -> BaseException:
 def write_all(fd: int, parts: list[bytes]) -> None:
     """Write ``parts`` to a blocking descriptor with as few system calls as it allows."""
     written = writev(fd, parts)
-    total = sum(len(part) for part in parts)
-    if written < total:  # Interrupted by a signal, or more than the pipe could take.
+    if written < sum(map(len, parts)):  # Interrupted by a signal, or more than the pipe could take.
         rest = memoryview(b"".join(parts))[written:]
         while rest:
             rest = rest[write(fd, rest) :]
