@@ -19,11 +19,11 @@ from typing import Any
 
 from greenpool._errors import CallTimeoutError
 from greenpool._workitem import fail, hold, now, start, succeed, withdraw
-from greenpool.process import _placement, _wire
+from greenpool.process import _wire
 from greenpool.process._channel import NOT_READY, Channel
 from greenpool.process._dispatch import SMOOTHING, Load, Policy
 from greenpool.process._errors import WorkerLostError
-from greenpool.process._placement import Call
+from greenpool.process._placement import Call, Ledger
 from greenpool.process._wire import Answer
 
 _STARTED = int(Answer.STARTED)
@@ -43,11 +43,6 @@ def how_it_ended(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def _forget(call: Call) -> None:
-    """Answered: the future no longer needs its holder (nor the holder its payload)."""
-    hold(call.item, None)
-
-
 class WorkerHandle:
     """The parent's view of one worker process."""
 
@@ -56,6 +51,7 @@ class WorkerHandle:
         "channel",
         "held",
         "initializer_error",
+        "ledger",
         "pid",
         "process",
         "stop_sent",
@@ -63,8 +59,11 @@ class WorkerHandle:
         "watching_calls",
     )
 
-    def __init__(self, process: Any, channel: Channel, calls_left: int | None) -> None:
+    def __init__(
+        self, process: Any, channel: Channel, calls_left: int | None, ledger: Ledger
+    ) -> None:
         self.process = process
+        self.ledger = ledger
         self.pid: int = process.pid
         self.channel = channel
         #: Calls handed to it and not answered yet, in the order handed.
@@ -103,7 +102,7 @@ class WorkerHandle:
 
     def give(self, calls: list[Call]) -> list[Call]:
         """Frame ``calls`` (pickled) for this worker; return those withdrawn meanwhile."""
-        placed, dropped = _placement.place(calls, self.channel)
+        placed, dropped = self.ledger.place(calls, self.channel)
         self.held.extend(placed)
         if self.calls_left is not None:
             self.calls_left -= len(placed)
@@ -111,7 +110,7 @@ class WorkerHandle:
 
     def take_back(self, count: int) -> list[Call]:
         """Withdraw up to ``count`` of its last unstarted calls, for another worker."""
-        return _placement.take_back(self.channel, self.unstarted()[-count:])
+        return self.ledger.take_back(self.channel, self.unstarted()[-count:])
 
     def stop(self) -> None:
         self.stop_sent = True
@@ -139,59 +138,70 @@ class WorkerHandle:
         header_size = _wire.ANSWER_HEADER.size
         held = self.held
         loads = pickle.loads
+        forget = self.ledger.forget
         # Policy.observe, inlined: this loop runs once per answer.
         average = policy.average_runtime
         size_of_data = len(data)
         position = 0
         while size_of_data - position >= header_size:
-            size, number, kind, seconds = unpack(data, position)
+            size, number, kind, seconds, next_started_at = unpack(data, position)
             body_start = position + header_size
             end = body_start + size
             if end > size_of_data:
                 break
             position = end
             if kind == _STARTED:
-                # Calls start in the order handed, each after the previous one's
-                # answer: this is the oldest one held.
-                call = held[0]
-                if call.number != number or call.channel is not channel:  # pragma: no cover
-                    raise AssertionError(f"worker {self.pid} started {number}, not {call.number}")
-                call.started_at = seconds
-                if not start(call.item, seconds):  # pragma: no cover - the handshake's bug
-                    raise AssertionError(f"worker {self.pid} started a cancelled call")
-                if call.timeout is not None:
-                    call.deadline = seconds + call.timeout
-                    self.timed = call
-                continue
-            if kind == _INITIALIZER_FAILED:
-                self.initializer_error = _wire.decode_error(data[body_start:end])
-                continue
-            call = held.popleft()
-            if kind == _SKIPPED:
-                if call.channel is channel and call.number == number:
-                    withdraw(call.item)  # Cancelled here: its waiters are told now.
-                    _forget(call)
-                continue  # Otherwise taken back: another worker has it.
-            if call.number != number:  # pragma: no cover - a bug in the wire protocol
-                raise AssertionError(f"worker {self.pid} answered {number}, not {call.number}")
-            if call is self.timed:
-                self.timed = None
-            average = seconds if average is None else average + (seconds - average) * SMOOTHING
-            item = call.item
-            _forget(call)
-            if kind == _RESULT:
-                try:
-                    result = loads(data[body_start:end])
-                except BaseException as exc:  # Such as a class the parent cannot import.
-                    fail(item, seconds, exc)
-                    del exc
-                    continue
-                succeed(item, seconds, result)
-                del result
+                next_started_at = seconds
             else:
-                fail(item, seconds, _wire.decode_error(data[body_start:end]))
+                if kind == _INITIALIZER_FAILED:
+                    self.initializer_error = _wire.decode_error(data[body_start:end])
+                    continue
+                call = held.popleft()
+                if kind == _SKIPPED:
+                    if call.channel is channel and call.number == number:
+                        withdraw(call.item)  # Cancelled here: its waiters are told now.
+                        self._forget(call)
+                    continue  # Otherwise taken back: another worker has it.
+                if call.number != number:  # pragma: no cover - a bug in the wire protocol
+                    raise AssertionError(f"worker {self.pid} answered {number}, not {call.number}")
+                if call is self.timed:
+                    self.timed = None
+                average = seconds if average is None else average + (seconds - average) * SMOOTHING
+                item = call.item
+                forget(item)  # As self._forget, inlined.
+                hold(item, None)
+                if kind == _RESULT:
+                    try:
+                        result = loads(data[body_start:end])
+                    except BaseException as exc:  # Such as a class the parent cannot import.
+                        fail(item, seconds, exc)
+                        del exc
+                    else:
+                        succeed(item, seconds, result)
+                        del result
+                else:
+                    fail(item, seconds, _wire.decode_error(data[body_start:end]))
+                if not next_started_at:
+                    continue
+                number += 1  # The outcome says the next call has started too.
+            # Calls start in the order handed, each after the previous one's
+            # outcome: this is the oldest one held.
+            call = held[0]
+            if call.number != number or call.channel is not channel:  # pragma: no cover
+                raise AssertionError(f"worker {self.pid} started {number}, not {call.number}")
+            call.started_at = next_started_at
+            if not start(call.item, next_started_at):  # pragma: no cover - the handshake's bug
+                raise AssertionError(f"worker {self.pid} started a cancelled call")
+            if call.timeout is not None:
+                call.deadline = next_started_at + call.timeout
+                self.timed = call
         policy.average_runtime = average
         channel.keep(data, position)
+
+    def _forget(self, call: Call) -> None:
+        """Answered: the ledger forgets it, and the future its holder (the manager)."""
+        self.ledger.forget(call.item)
+        hold(call.item, None)
 
     # -- its end -------------------------------------------------------------
 
@@ -205,12 +215,12 @@ class WorkerHandle:
         self.held.clear()
         self.timed = None
         ran = [c for c in held if c.channel is channel and c.number <= started]
-        again, skipped = _placement.orphans(
+        again, skipped = self.ledger.orphans(
             channel, [c for c in held if c.channel is not channel or c.number > started]
         )
         for call in skipped:
             withdraw(call.item)
-            _forget(call)
+            self._forget(call)
         at = now()
         how = how_it_ended(exitcode)
         for call in ran:
@@ -235,7 +245,7 @@ class WorkerHandle:
                     pid=self.pid,
                     exitcode=exitcode,
                 )
-            _forget(call)
+            self._forget(call)
             fail(item, at - call.started_at, error)
         return again
 

@@ -44,11 +44,11 @@ from greenpool._workitem import (
     take_call,
     withdraw,
 )
-from greenpool.process import _placement, _wire, _worker
+from greenpool.process import _wire, _worker
 from greenpool.process._channel import Channel
 from greenpool.process._dispatch import Policy
 from greenpool.process._handle import WorkerHandle, how_it_ended
-from greenpool.process._placement import Call
+from greenpool.process._placement import Call, Ledger
 
 # Never eventlet's green versions: the manager is a real thread with no hub.
 # Captured now: monkey patching later deletes ``select.poll``.
@@ -111,7 +111,8 @@ class Manager:
         self._submit_lock = submit_lock
         #: Accepted calls no worker holds, oldest first. Submitters append; only
         #: the manager removes (shutdown's cancel withdraws them where they are).
-        self._pending: deque[Call] = deque()
+        self._pending: deque[WorkItem] = deque()
+        self._ledger = Ledger()
         self._thread: Any = None
         self._wakeup: WakePipe | None = None  # Made with the thread.
         self._stopping = False
@@ -126,6 +127,9 @@ class Manager:
         self._fds: dict[int, tuple[int, WorkerHandle]] = {}
         self._worker_numbers = itertools.count(1)
         self._startup_failures = 0
+        #: Set (for good) before the first call with a timeout is submitted: until
+        #: then no queued call needs looking at for one.
+        self.timed_calls = False
 
     # -- from any thread ---------------------------------------------------
 
@@ -153,18 +157,22 @@ class Manager:
         """
         if self._thread is None:
             self._start_thread()
-        fn = peek_call(item)[0]
-        call = Call(item, fn.timeout if type(fn) is TimedCall else None)
-        # Under the state lock, so that a cancel either comes before the holder
-        # (and is seen here) or asks it: a delayed call (submit_after) is in its
-        # caller's hands already when it falls due.
-        _acquire_state()
-        try:
-            hold(item, call)
-            call.withdrawn = not is_pending(item)
-        finally:
-            _release_state()
-        self._pending.append(call)
+        if type(item) is WorkItem:
+            # Made by this submit, which has not returned it yet: nobody can
+            # be cancelling it.
+            hold(item, self._ledger.may_cancel)
+        else:
+            # A delayed call (submit_after), falling due: in its caller's hands
+            # already. Under the state lock, so that a cancel either came
+            # before the holder (and is seen here) or asks it.
+            _acquire_state()
+            try:
+                hold(item, self._ledger.may_cancel)
+                if not is_pending(item):
+                    self._ledger.withdrawn_before(item)
+            finally:
+                _release_state()
+        self._pending.append(item)
 
     def wake(self) -> None:
         """Have the manager look at the pending calls (one byte, only if none is unread)."""
@@ -174,10 +182,10 @@ class Manager:
     def take_pending(self) -> list[WorkItem]:
         """Every call not started yet, queued here or held by a worker, for shutdown to
         withdraw (each call's holder decides, at that moment, whether it still can be)."""
-        calls = list(self._pending)
+        items = list(self._pending)
         for worker in list(self._workers.values()):
-            calls += list(worker.held)
-        return [call.item for call in dict.fromkeys(calls) if is_pending(call.item)]
+            items += [call.item for call in list(worker.held)]
+        return [item for item in dict.fromkeys(items) if is_pending(item)]
 
     def stop(self) -> None:
         """Finish the calls accepted so far, then stop every worker; do not wait."""
@@ -242,7 +250,7 @@ class Manager:
             for worker in list(self._workers.values()):
                 worker.process.kill()
                 worker.process.join()
-                self._pending.extendleft(reversed(worker.lost(worker.process.exitcode)))
+                self._requeue(worker.lost(worker.process.exitcode))
                 self._forget(worker)
             self._fail_unsent()
             raise
@@ -331,7 +339,7 @@ class Manager:
             loads = [worker.load(count_unstarted=True) for worker in workers]
             moves = self._policy.take_back(loads)
             for victim, _to, count in moves:
-                pending.extendleft(reversed(workers[victim].take_back(count)))
+                self._requeue(workers[victim].take_back(count))
             if moves:
                 given += self._hand_out(workers)
         for worker in dict.fromkeys(given):
@@ -347,11 +355,22 @@ class Manager:
         if not limit:
             return []
         front = list(itertools.islice(pending, limit))
-        plan = self._policy.assign([call.timeout is not None for call in front], loads)
+        ledger = self._ledger
+        known = ledger.calls_of(front)
+        if self.timed_calls:
+            timed = [
+                type(peek_call(item)[0]) is TimedCall if call is None else bool(call.timeout)
+                for item, call in zip(front, known, strict=True)
+            ]
+        else:
+            timed = [False] * len(front)
+        plan = self._policy.assign(timed, loads)
         shares: dict[int, list[Call]] = {}
-        for call, index in zip(front, plan, strict=False):
-            if call.payload is None and not self._pickle(call):
-                continue
+        for item, call, index in zip(front, known, plan, strict=False):
+            if call is None:
+                call = self._pickle(item)
+                if call is None:
+                    continue
             shares.setdefault(index, []).append(call)
         dropped: list[Call] = []
         for index, calls in shares.items():
@@ -359,31 +378,44 @@ class Manager:
         for _ in plan:
             pending.popleft()  # Only now: until placed, shutdown finds them here.
         for call in dropped:
-            _drop(call)
+            self._drop(call.item)
         return [workers[index] for index in shares]
 
-    def _pickle(self, call: Call) -> bool:
-        """Pickle the call, once; False if it was cancelled or cannot be pickled (it fails
-        alone, with the pickling error)."""
-        fn, args, kwargs = take_call(call.item)
-        if fn is None:
-            return True  # Cancelled (so withdrawn) meanwhile: give() drops it.
+    def _pickle(self, item: WorkItem) -> Call | None:
+        """The call's record, pickled once; None if it cannot be pickled (it fails alone,
+        with the pickling error). A call cancelled meanwhile gets a record that
+        ``give()`` drops."""
+        fn, args, kwargs = take_call(item)
+        timeout = None
         if type(fn) is TimedCall:
+            timeout = fn.timeout
             fn = fn.fn
         try:
-            call.payload = pickle.dumps((fn, args, kwargs), _wire.PICKLE_PROTOCOL)
+            payload = pickle.dumps((fn, args, kwargs), _wire.PICKLE_PROTOCOL)
         except BaseException as exc:
-            if _placement.claim(call):
-                hold(call.item, None)
-                refuse(call.item, exc)
+            if self._ledger.claim(item, None):
+                self._ledger.forget(item)
+                hold(item, None)
+                refuse(item, exc)
             del exc
-            return False
-        return True
+            return None
+        return Call(item, timeout, payload)
+
+    def _requeue(self, calls: list[Call]) -> None:
+        """Calls back in the queue's hands go first: they were accepted before any queued."""
+        self._pending.extendleft(reversed([call.item for call in calls]))
 
     def _drop_withdrawn(self) -> None:
         pending = self._pending
-        while pending and pending[0].withdrawn:
-            _drop(pending.popleft())
+        is_withdrawn = self._ledger.is_withdrawn
+        while pending and is_withdrawn(pending[0]):
+            self._drop(pending.popleft())
+
+    def _drop(self, item: WorkItem) -> None:
+        """A call withdrawn while queued: tell its waiters (if a ``cancel()`` did it)."""
+        self._ledger.drop(item)
+        withdraw(item)
+        hold(item, None)
 
     def _send(self, worker: WorkerHandle) -> None:
         """Write what the calls pipe takes now; watch it for room if some is left."""
@@ -430,7 +462,7 @@ class Manager:
             self._break(f"could not start a worker process: {exc!r}", exc)
             return False
         channel.started_worker(process.sentinel)
-        worker = WorkerHandle(process, channel, self._max_tasks)
+        worker = WorkerHandle(process, channel, self._max_tasks, self._ledger)
         self._workers[worker.pid] = worker
         self._fds[channel.answers_fd] = (_ANSWERS, worker)
         self._fds[process.sentinel] = (_SENTINEL, worker)
@@ -461,8 +493,7 @@ class Manager:
                 )
         elif worker.channel.started != -1:
             self._startup_failures = 0
-        # Its unstarted calls go first: they were accepted before any still queued.
-        self._pending.extendleft(reversed(worker.lost(process.exitcode)))
+        self._requeue(worker.lost(process.exitcode))
         self._forget(worker)
 
     def _expire_timeouts(self) -> None:
@@ -489,16 +520,12 @@ class Manager:
 
     def _fail_unsent(self) -> None:
         pending = self._pending
+        ledger = self._ledger
         while pending:
-            call = pending.popleft()
-            if _placement.claim(call):
-                hold(call.item, None)
-                refuse(call.item, self.broken_error())
+            item = pending.popleft()
+            if ledger.claim(item, ledger.call_of(item)):
+                ledger.forget(item)
+                hold(item, None)
+                refuse(item, self.broken_error())
             else:
-                _drop(call)
-
-
-def _drop(call: Call) -> None:
-    """A call withdrawn while queued: tell its waiters (if a ``cancel()`` did it)."""
-    withdraw(call.item)
-    hold(call.item, None)
+                self._drop(item)

@@ -114,6 +114,7 @@ class ProcessPoolExecutor(Executor):
         is still running after ``seconds``; the kill cannot affect any other call. A
         timeout longer than ``poll()`` can wait in one go (about 24.9 days) is waited
         for in steps."""
+        self._manager.timed_calls = True
         return TimedCall(seconds, fn)
 
     def map(

@@ -6,9 +6,11 @@ A worker has two pipes, both carrying frames of a fixed header and a body:
   flags) and the body ``pickle.dumps((fn, args, kwargs))``, pickled once by
   the parent. Under a backlog the parent writes many frames at once.
 * **answers** (worker -> parent): :data:`ANSWER_HEADER` (body size, call
-  number, :class:`Answer`, seconds) and a body: the pickled result, an
-  encoded error, or nothing. Every call gets exactly two answers, in order
-  (``STARTED`` then ``RESULT`` or ``ERROR``), or one (``SKIPPED``).
+  number, :class:`Answer`, seconds, next started) and a body: the pickled
+  result, an encoded error, or nothing. Every call is answered, in order,
+  that it started (``STARTED``, or the previous call's outcome with *next
+  started* set: one frame for both under a backlog) and then how it ended
+  (``RESULT`` or ``ERROR``), or that it was skipped (``SKIPPED``).
 
 Call numbers count up from 1 on each worker; they index the worker's
 shared-memory board (:mod:`greenpool.process._channel`).
@@ -40,8 +42,9 @@ writev: Callable[[int, list[bytes]], int] = _os.writev
 
 #: parent -> worker: body size, call number, flags.
 CALL_HEADER = struct.Struct("<QqB")
-#: worker -> parent: body size, call number, answer, seconds.
-ANSWER_HEADER = struct.Struct("<QqBd")
+#: worker -> parent: body size, call number, answer, seconds, and when the call
+#: after this one started (an outcome's; 0.0: not yet).
+ANSWER_HEADER = struct.Struct("<QqBdd")
 
 #: Call flag (a frame with no body): no more calls, exit.
 STOP = 1

@@ -10,9 +10,10 @@ time, measured here around ``fn(*args, **kwargs)``.
 
 Answers are written before the worker could block (a call to run, a read
 from an empty pipe, exit), and no sooner: under a backlog one call's
-outcome, any skips and the next call's start go out in one ``writev``, so
-a prefetched call costs one system call each way, as it did before starts
-were reported. An outcome never waits behind a longer call.
+outcome and the next call's start go out as one frame, in one ``writev``,
+so a prefetched call costs one frame and one system call each way, as it
+did before starts were reported. An outcome never waits behind a longer
+call.
 
 Imports no greenpool module beyond the wire's (see :mod:`~greenpool.process._wire`).
 """
@@ -106,7 +107,9 @@ def run(
             # Logged before the parent hears of it and fails the calls.
             _LOGGER.critical("Exception in initializer:", exc_info=True)
             body = _wire.encode_error(exc)
-            _wire.write_all(answers_fd, [pack(len(body), 0, Answer.INITIALIZER_FAILED, 0.0), body])
+            _wire.write_all(
+                answers_fd, [pack(len(body), 0, Answer.INITIALIZER_FAILED, 0.0, 0.0), body]
+            )
             return
     board[STARTED] = board[FINISHED] = 0
     acquire, release = _lock_functions(end.lock)
@@ -116,7 +119,10 @@ def run(
     started, skipped = Answer.STARTED, Answer.SKIPPED
     monotonic = time.monotonic
     received = bytearray()
-    answers: list[bytes] = []  # Not written yet.
+    answers: list[bytes] = []  # Framed, not written yet.
+    # The last call's outcome, not framed yet: framed with the next call's
+    # start if that comes before this worker would wait (one frame for both).
+    outcome: tuple[int, int, float, bytes] | None = None
     calls_left = max_tasks
     try:
         while calls_left is None or calls_left > 0:
@@ -126,6 +132,9 @@ def run(
             else:
                 end_of_frame = header_size
             if len(received) < end_of_frame:
+                if outcome is not None:
+                    answers += _framed(outcome, 0.0)
+                    outcome = None
                 if answers:
                     write_all(answers_fd, answers)
                     answers.clear()
@@ -142,16 +151,30 @@ def run(
                 calls_left -= 1
             at = monotonic()
             if not begin(end, number, at, acquire, release):
-                answers.append(pack(0, number, skipped, 0.0))
+                if outcome is not None:
+                    answers += _framed(outcome, 0.0)
+                    outcome = None
+                answers.append(pack(0, number, skipped, 0.0, 0.0))
                 continue
-            answers.append(pack(0, number, started, at))
+            if outcome is not None:
+                answers += _framed(outcome, at)  # Its outcome, and that this one started.
+                outcome = None
+            else:
+                answers.append(pack(0, number, started, at, 0.0))
             write_all(answers_fd, answers)
             answers.clear()
             kind, seconds, body = _call(frame)
             del frame
             board[FINISHED] = number
-            answers += (pack(len(body), number, kind, seconds), body)
+            outcome = (number, kind, seconds, body)
             del body
     finally:
+        if outcome is not None:
+            answers += _framed(outcome, 0.0)
         if answers:
             write_all(answers_fd, answers)
+
+
+def _framed(outcome: tuple[int, int, float, bytes], next_started_at: float) -> tuple[bytes, bytes]:
+    number, kind, seconds, body = outcome
+    return _wire.ANSWER_HEADER.pack(len(body), number, kind, seconds, next_started_at), body
