@@ -1,6 +1,6 @@
 """The futurist drop-in claim, checked: ``import greenpool as futurist`` keeps working.
 
-Three parts, each run against real futurist as well as greenpool, so a
+Two parts; the first runs against real futurist as well as greenpool, so a
 scenario that fails on both is a test bug, not a greenpool one:
 
 1. **Shared scenarios.** One test body per behaviour (submit/result,
@@ -10,13 +10,11 @@ scenario that fails on both is a test bug, not a greenpool one:
    used, with futurist's positional parameters. greenpool's thread and
    process executors are taken from ``greenpool.thread`` and
    ``greenpool.process``; those scenarios fail until the modules land.
-2. **futurist's own test suite.** ``futurist/tests/test_executors.py`` and
-   ``test_waiters.py``, run unmodified in a subprocess in which
-   ``sys.modules['futurist']`` is greenpool (see :func:`_suite_child`), plus
-   a control run of the same tests against real futurist.
-   :data:`NOT_APPLICABLE` says which of futurist's tests are not run, and why.
-3. **Public names.** Every name in ``futurist.__all__``, save the documented
-   exclusions, exists in greenpool.
+2. **Public names.** Every name in futurist 3.5's ``__all__``, and its
+   ``periodics``, ``rejection`` and ``waiters`` modules, exists in greenpool.
+
+futurist's own test modules run through the alias in
+``tests/conformance/test_futurist.py``.
 
 Where greenpool deliberately differs from futurist (``backlog`` counts only
 work no idle worker can take, ``shutdown(cancel_futures=True)`` cancels,
@@ -27,24 +25,17 @@ pins futurist's behaviour; the differences are documented in greenpool.
 
 from __future__ import annotations
 
-import ast
 import concurrent.futures
 import dataclasses
-import fnmatch
 import importlib
 import importlib.util
 import inspect
-import json
 import multiprocessing
 import operator
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import types
-import unittest
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -519,359 +510,7 @@ def test_errors_are_the_stdlib_ones(module_name: str) -> None:
         pending.result(0.01)
 
 
-# -- part 2: futurist's own tests, with futurist aliased to greenpool -------------
-
-#: futurist's test modules that are run, from its installed ``futurist/tests``.
-FUTURIST_TEST_MODULES = ("test_executors", "test_waiters")
-
-#: futurist's tests that are not run against greenpool, by fnmatch pattern over
-#: the test id (``module.Class.method-scenario``), with the reason.
-NOT_APPLICABLE: dict[str, str] = {
-    "test_executors.TestExecutors.*-thread_dyn": (
-        "DynamicThreadPoolExecutor: a futurist-only pool that grows and shrinks by busy "
-        "ratio; greenpool does not provide it"
-    ),
-    "test_executors.TestDynamicThreadPool.*": (
-        "DynamicThreadPoolExecutor, and reads its private _dead_workers"
-    ),
-    "test_executors.TestDynamicThreadPoolMaintain.*": (
-        "DynamicThreadPoolExecutor.maintain(), mocking futurist._thread.ThreadWorker "
-        "and setting the private _workers list"
-    ),
-    "test_executors.TestDelayedExecutorMixin.*": (
-        "GAP: greenpool has no DelayedExecutorMixin / GreenDelayedExecutorMixin "
-        "(submit_after, new in futurist 3.5); see EXCLUDED_NAMES. Half of "
-        "these tests also read the mixin's privates (_scheduler, _sentinel, "
-        "_get_future_object, Task)"
-    ),
-    "test_executors.TestExecutors.test_restartable-green": "futurist skips it: not restartable",
-    "test_executors.TestExecutors.test_restartable-thread": "futurist skips it: not restartable",
-    "test_executors.TestExecutors.test_restartable-process": ("futurist skips it: not restartable"),
-    "test_waiters.TestWaiters.test_no_mixed_wait_for_*": (
-        "expects RuntimeError when waiting on green and native futures together; greenpool "
-        "waits on any mix on purpose (greenpool.waiters), and GreenFuture is Future"
-    ),
-}
-
-#: Classes of futurist's test modules left out of the module before it is run:
-#: defining them needs names greenpool does not have (a mock.patch decorator
-#: reading DynamicThreadPoolExecutor._add_thread, the delayed-executor mixins as
-#: base classes). All their tests are in NOT_APPLICABLE.
-_DROPPED_CLASSES = (
-    "TestDynamicThreadPool",
-    "TestDynamicThreadPoolMaintain",
-    "_GreenDelayedExecutor",
-    "_ThreadDelayedExecutor",
-    "TestDelayedExecutorMixin",
-)
-
-#: futurist's tests import these; when they are not installed, the runner uses
-#: stand-ins (the tests need only unittest.TestCase and a scenarios attribute,
-#: which the runner applies itself, as testscenarios does).
-_STUBS = {
-    "oslotest/__init__.py": "",
-    "oslotest/base.py": "import unittest\n\nBaseTestCase = unittest.TestCase\n",
-    "testscenarios.py": "class TestWithScenarios:\n    pass\n",
-}
-
-_RESULT_MARK = "@@futurist-test "
-
-
-def _futurist_tests_dir() -> str:
-    spec = importlib.util.find_spec("futurist")  # Locates futurist without importing it.
-    assert spec is not None and spec.submodule_search_locations
-    return os.path.join(next(iter(spec.submodule_search_locations)), "tests")
-
-
-def _futurist_test_ids() -> list[str]:
-    """Every test of FUTURIST_TEST_MODULES, one id per scenario, read from the source."""
-    ids = []
-    for module in FUTURIST_TEST_MODULES:
-        with open(os.path.join(_futurist_tests_dir(), module + ".py")) as source:
-            tree = ast.parse(source.read())
-        for node in tree.body:
-            if not isinstance(node, ast.ClassDef):
-                continue
-            methods = [
-                item.name
-                for item in node.body
-                if isinstance(item, ast.FunctionDef) and item.name.startswith("test")
-            ]
-            scenarios: list[str | None] = [None]
-            for item in node.body:
-                if (
-                    isinstance(item, ast.Assign)
-                    and [ast.unparse(target) for target in item.targets] == ["scenarios"]
-                    and isinstance(item.value, ast.List)
-                ):
-                    scenarios = [ast.literal_eval(elt.elts[0]) for elt in item.value.elts]  # type: ignore[attr-defined]
-            for method in methods:
-                for scenario in scenarios:
-                    suffix = "" if scenario is None else f"-{scenario}"
-                    ids.append(f"{module}.{node.name}.{method}{suffix}")
-    return ids
-
-
-def _not_applicable_reason(test_id: str) -> str | None:
-    for pattern, reason in NOT_APPLICABLE.items():
-        if fnmatch.fnmatchcase(test_id, pattern):
-            return reason
-    return None
-
-
-def _suite_child() -> None:
-    """Run some of futurist's tests; in a fresh interpreter, never in pytest's.
-
-    ``sys.argv[1]`` is ``greenpool`` or ``futurist``, ``sys.argv[2]`` the test
-    ids to run, as a JSON list. For ``greenpool``,
-    ``sys.modules['futurist']`` is set, before anything imports futurist, to
-    a module whose attributes are greenpool's (``futurist.rejection`` and
-    ``futurist.waiters`` are greenpool's modules); a name futurist has and
-    greenpool lacks becomes a class whose construction raises AttributeError
-    naming it, so that the scenario using it fails and the rest run. The
-    test modules are compiled from futurist's own files, minus
-    _DROPPED_CLASSES, and registered under their real names, so that the
-    process pool can pickle their functions (its workers import the real
-    module, which the stand-ins on the path let them do).
-
-    Prints one line per test, before it starts and once it ends, so that a
-    hang shows which test hung.
-    """
-    target = sys.argv[1]
-    selected = set(json.loads(sys.argv[2]))
-    stub_dir = tempfile.mkdtemp(prefix="futurist-stubs-")
-    for path, text in _STUBS.items():
-        os.makedirs(os.path.dirname(os.path.join(stub_dir, path)), exist_ok=True)
-        with open(os.path.join(stub_dir, path), "w") as stub:
-            stub.write(text)
-    # Appended, so that installed oslotest/testscenarios win; spawned workers
-    # inherit sys.path.
-    sys.path.append(stub_dir)
-    tests_dir = _futurist_tests_dir()
-
-    if target == "greenpool":
-        import greenpool.rejection
-        import greenpool.waiters
-
-        class FuturistAlias(types.ModuleType):
-            def __getattr__(self, name: str) -> Any:
-                if name.startswith("__"):
-                    raise AttributeError(name)
-                try:
-                    return getattr(greenpool, name)
-                except AttributeError:
-                    pass
-
-                def missing(*args: Any, **kwargs: Any) -> None:
-                    raise AttributeError(f"module 'greenpool' has no attribute {name!r}")
-
-                return type(name, (), {"__init__": missing})
-
-        alias = FuturistAlias("futurist")
-        alias.__path__ = []  # A package, so that futurist.tests can be imported.
-        tests_package = types.ModuleType("futurist.tests")
-        tests_package.__path__ = []
-        base = types.ModuleType("futurist.tests.base")
-        base.TestCase = unittest.TestCase  # type: ignore[attr-defined]
-        tests_package.base = base  # type: ignore[attr-defined]
-        sys.modules.update(
-            {
-                "futurist": alias,
-                "futurist.rejection": greenpool.rejection,
-                "futurist.waiters": greenpool.waiters,
-                "futurist.tests": tests_package,
-                "futurist.tests.base": base,
-            }
-        )
-    else:
-        import futurist.tests  # noqa: F401
-
-    cases = []
-    for module_name in FUTURIST_TEST_MODULES:
-        path = os.path.join(tests_dir, module_name + ".py")
-        with open(path) as source:
-            tree = ast.parse(source.read(), path)
-        tree.body = [
-            node
-            for node in tree.body
-            if not (isinstance(node, ast.ClassDef) and node.name in _DROPPED_CLASSES)
-        ]
-        module = types.ModuleType(f"futurist.tests.{module_name}")
-        module.__file__ = path
-        sys.modules[module.__name__] = module
-        exec(compile(tree, path, "exec"), module.__dict__)
-        for cls_name, cls in vars(module).items():
-            if not (isinstance(cls, type) and issubclass(cls, unittest.TestCase)):
-                continue
-            scenarios = getattr(cls, "scenarios", None) or [(None, {})]
-            for method in sorted(name for name in vars(cls) if name.startswith("test")):
-                for scenario, attributes in scenarios:
-                    suffix = "" if scenario is None else f"-{scenario}"
-                    test_id = f"{module_name}.{cls_name}.{method}{suffix}"
-                    if test_id in selected:
-                        cases.append((test_id, cls, method, attributes))
-
-    for test_id, cls, method, attributes in cases:
-        print(_RESULT_MARK + json.dumps({"id": test_id, "outcome": "started"}), flush=True)
-        case = cls(method)
-        for name, value in attributes.items():
-            setattr(case, name, value)
-        result = unittest.TestResult()
-        case.run(result)
-        problems = result.errors + result.failures
-        if problems:
-            outcome = "failed"
-        elif result.skipped:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        detail = "".join(text for _, text in problems) + "".join(
-            reason for _, reason in result.skipped
-        )
-        print(
-            _RESULT_MARK + json.dumps({"id": test_id, "outcome": outcome, "detail": detail}),
-            flush=True,
-        )
-    if target == "greenpool":
-        # The run never fell back to real futurist.
-        assert "futurist._futures" not in sys.modules, "real futurist was imported"
-        print(_RESULT_MARK + json.dumps({"id": "<real futurist not imported>"}), flush=True)
-
-
-FUTURIST_TEST_IDS = _futurist_test_ids()
-APPLICABLE_TEST_IDS = [
-    test_id for test_id in FUTURIST_TEST_IDS if _not_applicable_reason(test_id) is None
-]
-
-#: How long the suite runs may take, from their start, before they count as hung.
-_SUITE_TIMEOUT = 50.0
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _futurist_suite_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """Start the futurist-suite runs as soon as this module's first test starts.
-
-    Both runs (greenpool and the futurist control) spend most of their time
-    asleep, in futurist's one-second worker polls and the tests' own sleeps,
-    so they run beside the scenarios above instead of after them. Nothing is
-    started when no suite test was selected.
-    """
-    selected = any(
-        getattr(item, "module", None) is sys.modules[__name__]
-        and item.name.startswith("test_futurist_suite_")
-        for item in request.session.items
-    )
-    runs: dict[str, Any] = {}
-    if selected:
-        code = (
-            f"import sys; sys.path.insert(0, {TESTS_DIR!r}); "
-            "import test_futurist_compat as m; m._suite_child()"
-        )
-        for target in MODULES:
-            runs[target] = subprocess.Popen(
-                [sys.executable, "-c", code, target, json.dumps(APPLICABLE_TEST_IDS)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=TESTS_DIR,
-            )
-        runs["deadline"] = time.monotonic() + _SUITE_TIMEOUT
-    yield runs
-    for target in MODULES:
-        if target in runs and runs[target].poll() is None:
-            runs[target].kill()
-            runs[target].communicate()
-
-
-@pytest.fixture(scope="module")
-def futurist_suite(
-    _futurist_suite_runs: dict[str, Any],
-) -> dict[str, dict[str, dict[str, str]]]:
-    """The outcome of each futurist test: ``{target: {test_id: {"outcome", "detail"}}}``."""
-    results: dict[str, dict[str, dict[str, str]]] = {}
-    deadline = _futurist_suite_runs["deadline"]
-    for target in MODULES:
-        process = _futurist_suite_runs[target]
-        try:
-            stdout, stderr = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            stdout, stderr = process.communicate()
-        outcomes: dict[str, dict[str, str]] = {}
-        for line in stdout.splitlines():
-            if line.startswith(_RESULT_MARK):
-                record = json.loads(line[len(_RESULT_MARK) :])
-                outcomes[record.pop("id")] = record
-        for record in outcomes.values():
-            if record.get("outcome") == "started":  # Never finished: hung or crashed.
-                record["outcome"] = "hung"
-                record["detail"] = f"exit code {process.returncode}\n{stderr[-4000:]}"
-        outcomes["<exit>"] = {"outcome": str(process.returncode), "detail": stderr[-4000:]}
-        results[target] = outcomes
-    return results
-
-
-def _check_outcome(outcomes: dict[str, dict[str, str]], test_id: str) -> None:
-    record = outcomes.get(test_id)
-    if record is None:
-        exit_record = outcomes["<exit>"]
-        pytest.fail(
-            f"{test_id} did not run (runner exit code {exit_record['outcome']})\n"
-            f"{exit_record['detail']}"
-        )
-    assert record["outcome"] == "passed", f"{test_id}: {record['outcome']}\n{record['detail']}"
-
-
-@pytest.mark.parametrize("test_id", APPLICABLE_TEST_IDS)
-def test_futurist_suite_on_greenpool(
-    futurist_suite: dict[str, dict[str, dict[str, str]]], test_id: str
-) -> None:
-    """futurist's own test, with ``futurist`` meaning greenpool."""
-    _check_outcome(futurist_suite["greenpool"], test_id)
-
-
-@pytest.mark.parametrize("test_id", APPLICABLE_TEST_IDS)
-def test_futurist_suite_on_futurist(
-    futurist_suite: dict[str, dict[str, dict[str, str]]], test_id: str
-) -> None:
-    """The control: the same test and runner, against real futurist."""
-    _check_outcome(futurist_suite["futurist"], test_id)
-
-
-def test_futurist_suite_never_imported_real_futurist(
-    futurist_suite: dict[str, dict[str, dict[str, str]]],
-) -> None:
-    outcomes = futurist_suite["greenpool"]
-    assert "<real futurist not imported>" in outcomes, outcomes["<exit>"]["detail"]
-    assert outcomes["<exit>"]["outcome"] == "0", outcomes["<exit>"]["detail"]
-
-
-#: Exclusions for tests that futurist added after 3.3, the newest futurist on
-#: Python 3.10 (3.4 and later need 3.11), so they match nothing there.
-_NOT_IN_OLDER_FUTURIST = {"test_executors.TestDelayedExecutorMixin.*"}
-
-
-def test_not_applicable_table_is_current() -> None:
-    """Every exclusion still names a futurist test, so the table cannot rot silently."""
-    for pattern in set(NOT_APPLICABLE) - _NOT_IN_OLDER_FUTURIST:
-        assert any(fnmatch.fnmatchcase(test_id, pattern) for test_id in FUTURIST_TEST_IDS), (
-            f"{pattern!r} matches none of futurist's tests"
-        )
-    assert len(APPLICABLE_TEST_IDS) >= 40, APPLICABLE_TEST_IDS
-
-
-# -- part 3: public names ---------------------------------------------------------
-
-#: Names in futurist.__all__ that greenpool does not provide, on purpose.
-EXCLUDED_NAMES = {
-    # Outside the executor API greenpool replaces (see README, "Coming from
-    # futurist"); not provided yet, and named here so the gap stays visible.
-    "DynamicThreadPoolExecutor": "not provided (see NOT_APPLICABLE)",
-    "DelayedExecutorMixin": "not provided: futurist 3.5's submit_after mixins",
-    "DelayedExecutorMixinBase": "not provided: futurist 3.5's submit_after mixins",
-    "GreenDelayedExecutorMixin": "not provided: futurist 3.5's submit_after mixins",
-}
+# -- part 2: public names ---------------------------------------------------------
 
 #: Every name in futurist 3.5's __all__; the installed futurist's (3.3 on Python
 #: 3.10) must be among them.
@@ -899,8 +538,25 @@ def test_futurist_names_list_is_current() -> None:
     assert set(futurist.__all__) <= set(FUTURIST_NAMES)
 
 
-@pytest.mark.parametrize(
-    "name", [*sorted(set(FUTURIST_NAMES) - set(EXCLUDED_NAMES)), "rejection", "waiters"]
-)
+@pytest.mark.parametrize("name", [*FUTURIST_NAMES, "periodics", "rejection", "waiters"])
 def test_futurist_public_name(name: str) -> None:
     assert hasattr(greenpool, name), f"greenpool has no {name!r}, which futurist exports"
+
+
+def test_every_public_name_of_futurist_periodics_is_in_greenpool_periodics() -> None:
+    import futurist.periodics
+
+    import greenpool.periodics
+
+    defined = [
+        name
+        for name, value in vars(futurist.periodics).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        # Typing helpers futurist imports for its annotations are not its API.
+        and getattr(value, "__module__", "futurist.periodics") not in ("typing", "collections.abc")
+        and name not in ("annotations", "TYPE_CHECKING")
+    ]
+    assert {"PeriodicWorker", "periodic", "ExistingExecutor", "Watcher"} <= set(defined)
+    missing = [name for name in defined if not hasattr(greenpool.periodics, name)]
+    assert missing == []
