@@ -100,7 +100,8 @@ class ThreadPoolExecutor(greenpool.ThreadPoolExecutor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._gp_prefix = kwargs.get("thread_name_prefix") or (args[1] if len(args) > 1 else "")
+        # thread_name_prefix is keyword-only in greenpool, as in the stdlib.
+        self._gp_prefix = kwargs.get("thread_name_prefix", "")
 
     @property
     def _threads(self) -> frozenset[threading.Thread]:
