@@ -200,6 +200,10 @@ class DelayedCalls:
             self.owner = None
         return call
 
+    def pending(self) -> list[DelayedCall]:
+        """The calls not yet due that nobody has cancelled (left in place)."""
+        return [entry[2] for entry in self._heap if entry[2]._state == PENDING]
+
     def take_all(self) -> list[DelayedCall]:
         """Every call not yet due, removed (for ``shutdown(cancel_futures=True)``)."""
         calls = [entry[2] for entry in self._heap]

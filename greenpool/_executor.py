@@ -274,11 +274,8 @@ class Executor(concurrent.futures.Executor):
             self._submit_lock.acquire()
             call = delayed.pop_due(now())
             if call is None:
+                drained = self._stop_if_drained_locked()
                 next_deadline = delayed.next_deadline()
-                drained = next_deadline is None and self._shut_down
-                if drained and not self._workers_stopped:
-                    self._workers_stopped = True
-                    self._stop_workers()
                 self._submit_lock.release()
                 if drained:
                     self._alarm.close()
@@ -311,6 +308,33 @@ class Executor(concurrent.futures.Executor):
                 refuse(call, failure)
             elif finish_outside_lock:
                 self._after_start(call)
+
+    def _stop_if_drained_locked(self) -> bool:
+        """Once shut down with no delayed call left to fall due, stop the workers (once).
+
+        Under the submit lock. Calls cancelled while waiting stay in the heap
+        until their deadline (a cancel cannot take the submit lock); they no
+        longer count in ``statistics.scheduled``, which is what decides here,
+        and are dropped now. True if the workers were stopped by this call.
+        """
+        delayed = self._delayed
+        if not self._shut_down or self._workers_stopped:
+            return False
+        if delayed is not None and self._gatherer.scheduled > 0:
+            return False
+        if delayed is not None:
+            delayed.take_all()
+        self._workers_stopped = True
+        self._stop_workers()
+        return True
+
+    def _delayed_call_ended(self, _call: object) -> None:
+        """Done-callback of the delayed calls a shutdown waits for: the last one stops it."""
+        with self._submit_lock:
+            drained = self._stop_if_drained_locked()
+        if drained:
+            self._alarm.close()
+            self._delayed_drained.unpark_all()
 
     def _new_alarm(
         self, calls: DelayedCalls, submit_due: weakref.WeakMethod[_delayed.SubmitDue]
@@ -415,19 +439,26 @@ class Executor(concurrent.futures.Executor):
         are themselves in ``shutdown(wait=True)``: waiting for itself, or for
         each other, would never return.
         """
+        waited_for: list[DelayedCall] = []
         with self._submit_lock:
             delayed = self._delayed
             self._shut_down = True
             to_cancel = self._take_pending() if cancel_futures else []
             if delayed is not None and cancel_futures:
                 to_cancel.extend(delayed.take_all())
-            if not delayed and not self._workers_stopped:
-                # Else the last delayed call to fall due stops them.
+            if delayed and self._gatherer.scheduled > 0 and not self._workers_stopped:
+                # The last of these to fall due, or to be cancelled, stops the workers.
+                waited_for = delayed.pending()
+            elif not self._workers_stopped:
+                if delayed:
+                    delayed.take_all()  # Only cancelled calls are left.
                 self._workers_stopped = True
                 self._stop_workers()
         # Outside the lock: cancelling runs callbacks, which may call submit().
         for item in to_cancel:
             withdraw(item)
+        for call in waited_for:
+            call.add_done_callback(self._delayed_call_ended)
         if wait:
             if delayed is not None:
                 self._delayed_drained.park_until(lambda: self._workers_stopped)

@@ -13,7 +13,7 @@ cancelled by its caller (``cancel``) or withdrawn by shutdown
 
 Backends use the functions at the end of this module (:func:`run`,
 :func:`take_call`, :func:`start`, :func:`succeed`, :func:`fail`,
-:func:`refuse`, :func:`withdraw`, :func:`hold`, :func:`start_locked`,
+:func:`refuse`, :func:`withdraw`, :func:`hold`, :func:`hold_shared`, :func:`start_locked`,
 :func:`is_pending`, :func:`peek_call`),
 never a work item's underscored members: those stay private because every
 user holds a work item as a plain future.
@@ -255,6 +255,24 @@ def hold(item: WorkItem, holder: Callable[[WorkItem], bool] | None) -> None:
     take :data:`STATE_LOCK` itself, nor block on anything that might.
     """
     item._holder = holder
+
+
+def hold_shared(item: WorkItem, holder: Callable[[WorkItem], bool]) -> bool:
+    """:func:`hold` for an item its caller may be cancelling meanwhile; False if it is not pending.
+
+    A delayed call (``submit_after``) reaches its backend when it falls due,
+    long after its caller got it: the holder is installed under
+    :data:`greenpool._future.STATE_LOCK`, so a cancel either came first
+    (False is returned, and the backend must let the call go) or asks the
+    holder. :func:`hold` alone suffices for a call ``submit`` has not
+    returned yet, which nobody else can see, and costs no lock.
+    """
+    _acquire()
+    try:
+        item._holder = holder
+        return item._state == PENDING
+    finally:
+        _release()
 
 
 def start_locked(item: WorkItem, started_at: float) -> bool:

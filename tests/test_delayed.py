@@ -421,3 +421,27 @@ def eventually_native(predicate: Any) -> None:
     while not predicate():
         assert time.monotonic() < deadline
         time.sleep(0.001)
+
+
+def test_shutdown_does_not_wait_for_a_delayed_call_cancelled_before(
+    any_executor: greenpool.Executor,
+) -> None:
+    quick = any_executor.submit_after(0.05, abs, -1)
+    slow = any_executor.submit_after(100.0, abs, -2)
+    assert slow.cancel()
+    assert quick.result(timeout=LONG) == 1
+    started = time.monotonic()
+    any_executor.shutdown(wait=True)
+    assert time.monotonic() - started < LONG / 2
+    assert slow.cancelled()
+
+
+def test_shutdown_stops_waiting_once_the_delayed_calls_it_waits_for_are_cancelled() -> None:
+    executor = greenpool.ThreadPoolExecutor(1)
+    slow = executor.submit_after(100.0, abs, -2)
+    threading.Timer(0.1, slow.cancel).start()
+    started = time.monotonic()
+    executor.shutdown(wait=True)
+    assert time.monotonic() - started < LONG / 2
+    assert slow.cancelled()
+    assert executor.statistics.scheduled == 0

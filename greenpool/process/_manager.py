@@ -30,13 +30,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from greenpool import _exit, _native, _parking
-from greenpool._future import STATE_LOCK
 from greenpool._parking import ParkingLot
 from greenpool._timeouts import os_wait
 from greenpool._wakeup import WakePipe
 from greenpool._workitem import (
     WorkItem,
     hold,
+    hold_shared,
     is_pending,
     now,
     peek_call,
@@ -56,9 +56,6 @@ _select = _native.original("select")
 new_poll: Callable[[], Any] | None = getattr(_select, "poll", None)
 _POLLIN = _select.POLLIN
 _POLLOUT = _select.POLLOUT
-
-_acquire_state = STATE_LOCK.acquire
-_release_state = STATE_LOCK.release
 
 #: Workers dying before they finish starting, in a row, that break the pool.
 MAX_STARTUP_FAILURES = 3
@@ -161,17 +158,10 @@ class Manager:
             # Made by this submit, which has not returned it yet: nobody can
             # be cancelling it.
             hold(item, self._ledger.may_cancel)
-        else:
-            # A delayed call (submit_after), falling due: in its caller's hands
-            # already. Under the state lock, so that a cancel either came
-            # before the holder (and is seen here) or asks it.
-            _acquire_state()
-            try:
-                hold(item, self._ledger.may_cancel)
-                if not is_pending(item):
-                    self._ledger.withdrawn_before(item)
-            finally:
-                _release_state()
+        elif not hold_shared(item, self._ledger.may_cancel):
+            # A delayed call (submit_after), falling due, in its caller's hands
+            # already: cancelled before the holder was installed.
+            self._ledger.withdrawn_before(item)
         self._pending.append(item)
 
     def wake(self) -> None:
