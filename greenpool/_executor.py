@@ -34,7 +34,6 @@ import concurrent.futures
 import itertools
 import math
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -42,8 +41,9 @@ from greenpool import _delayed, _exit, _parking
 from greenpool._delayed import DelayedCall, DelayedCalls
 from greenpool._errors import RejectedSubmission
 from greenpool._future import Future
+from greenpool._map import bounded_map, check_map_arguments
 from greenpool._statistics import ExecutorStatistics, Gatherer
-from greenpool._timeouts import call_timeout, delay_seconds, wait_timeout
+from greenpool._timeouts import call_timeout, delay_seconds
 from greenpool._workitem import WorkItem, now, refuse, withdraw
 
 _P = ParamSpec("_P")
@@ -52,16 +52,6 @@ _T = TypeVar("_T")
 _executor_ids = itertools.count(1)
 
 CheckAndReject = Callable[[Any, int], object]
-
-
-def check_map_arguments(fn: object, chunksize: object) -> None:
-    """Refuse, at the ``map`` call, a ``fn`` that cannot be called or a bad ``chunksize``."""
-    if chunksize is not None and (
-        isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
-    ):
-        raise ValueError(f"chunksize must be a positive int or None, got {chunksize!r}")
-    if not callable(fn):
-        raise TypeError(f"{fn!r} is not callable")
 
 
 def with_call_timeout(
@@ -386,43 +376,10 @@ class Executor(concurrent.futures.Executor):
         result not ready by then raises ``TimeoutError``. Calls still in
         flight are cancelled if the iterator is closed early or raises.
         ``chunksize`` is accepted for the stdlib's signature; backends that
-        batch calls (the process pool) use it.
+        batch calls (the process pool) use it. See :mod:`greenpool._map`.
         """
         check_map_arguments(fn, chunksize)
-        seconds = wait_timeout(timeout)
-        deadline = None if seconds is None else now() + seconds
-        arguments = zip(*iterables, strict=False)
-        window = 2 * self._max_workers
-        in_flight: deque[Future[_T]] = deque()
-        # Submit the first window now, so that errors such as a shut-down
-        # executor surface at the call, as they do with the stdlib.
-        for args in itertools.islice(arguments, window):
-            in_flight.append(self.submit(fn, *args))
-        return self._map_results(fn, arguments, in_flight, deadline)
-
-    def _map_results(
-        self,
-        fn: Callable[..., _T],
-        arguments: Iterator[tuple[Any, ...]],
-        in_flight: deque[Future[_T]],
-        deadline: float | None,
-    ) -> Iterator[_T]:
-        try:
-            while in_flight:
-                remaining = None if deadline is None else deadline - now()
-                # Wait with the future still in in_flight, so that the finally
-                # clause cancels it too if the wait raises (a timeout).
-                in_flight[0].result(remaining)
-                next_args = next(arguments, None)
-                if next_args is not None:
-                    in_flight.append(self.submit(fn, *next_args))
-                # Yielded straight from the future, never held in a local of
-                # this suspended generator: once the caller drops a result, it
-                # is freed (CPython issue 14406).
-                yield in_flight.popleft().result()
-        finally:
-            for future in in_flight:
-                future.cancel()
+        return bounded_map(self.submit, fn, iterables, timeout, 2 * self._max_workers)
 
     # -- shutdown --------------------------------------------------------
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from greenpool import _native
-from greenpool._executor import CheckAndReject, Executor, check_map_arguments
+from greenpool._executor import CheckAndReject, Executor
+from greenpool._map import check_map_arguments
 from greenpool._workitem import WorkItem
 from greenpool.process import _manager
 from greenpool.process._manager import Manager, TimedCall
