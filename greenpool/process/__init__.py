@@ -92,10 +92,6 @@ from __future__ import annotations
 from concurrent.futures.process import BrokenProcessPool
 
 from greenpool.process._errors import WorkerLostError
-from greenpool.process._manager import Manager as _Manager  # noqa: F401 - see below
 from greenpool.process._pool import ProcessPoolExecutor
-
-# _Manager: the name tests/conformance delays the manager's loop through
-# (greenpool.process._Manager._loop) until they name greenpool.process._manager.Manager.
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerLostError"]

@@ -684,11 +684,9 @@ def test_gh105829_should_not_deadlock_if_wakeup_pipe_full(self: Any) -> None:
 
 def _process_manager_class() -> Any:
     """greenpool's process-pool manager (private: where it lives has moved before)."""
-    try:
-        from greenpool.process._manager import Manager  # type: ignore[import-not-found]
-    except ImportError:
-        Manager = getattr(greenpool.process, "_Manager", None)
-    assert Manager is not None and hasattr(Manager, "_loop"), "greenpool's manager moved"
+    from greenpool.process._manager import Manager
+
+    assert hasattr(Manager, "_loop"), "greenpool's manager loop moved"
     return Manager
 
 

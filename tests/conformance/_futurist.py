@@ -178,6 +178,13 @@ def _split_scenarios(cls: type[unittest.TestCase]) -> list[type[unittest.TestCas
 
 def load() -> tuple[list[type[unittest.TestCase]], dict[str, BaseException]]:
     """futurist's test classes run against greenpool; modules that could not be imported."""
+    # multiprocessing keeps its sockets (the forkserver's) in a directory made
+    # on first use under the temp dir of that moment. Made inside a test, it
+    # would be under oslotest's per-test temp dir, which is deleted after the
+    # test, and later process-pool tests would find no forkserver socket.
+    import multiprocessing.util
+
+    multiprocessing.util.get_temp_dir()
     tests = _tests_dir()
     classes: list[type[unittest.TestCase]] = []
     broken: dict[str, BaseException] = {}
