@@ -12,7 +12,8 @@ things the stdlib future cannot do under eventlet:
   swaps in a green condition instead, so a native thread waiting on it
   sleeps until its timeout.
 * **Cost.** The stdlib future builds a ``Condition`` over an ``RLock`` for
-  every call (about 1.6 us and 1.6 KB). This one has no lock of its own (see
+  every call, the largest part of its cost in time and memory (the README's
+  ``queued-memory`` figures). This one has no lock of its own (see
   below) and builds the ``_condition`` that ``concurrent.futures.wait`` needs
   only if such a function ever asks for it. The condition wraps the shared
   state lock, so the stdlib helpers and these methods exclude each other

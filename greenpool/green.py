@@ -6,9 +6,9 @@ when the queue is empty parks itself on the idle stack. A new submission is
 handed straight to an idle worker (no new greenlet; one hub timer switches
 to every worker handed a call since the hub's last turn), a new worker is
 started only when none is idle, and beyond ``max_workers`` the call waits in
-the queue. Creating a greenlet costs about 9 us on Python 3.11+,
-more than the rest of a call, which is why futurist (a ``GreenPool`` spawn
-per worker and an eventlet ``Queue``) costs several times more per call.
+the queue. Creating a greenlet costs more than the rest of a call, which
+is why futurist (a ``GreenPool`` spawn per worker and an eventlet ``Queue``)
+costs several times more per call (the README's ``burst`` figures).
 
 The executor belongs to the hub of the thread that created it. A submission
 from another OS thread is accepted (counted, checked, under the same lock)
