@@ -77,22 +77,22 @@ class DelayedCall(WorkItem):
         else:
             self._gatherer.cancelled_locked()
 
-    def _fall_due(self, outcome: BaseException | None) -> bool:
+    def _fall_due(self, outcome: BaseException | None) -> tuple[bool, Callable[[], None] | None]:
         """Leave ``scheduled``: submitted if ``outcome`` is None, else refused with it.
 
-        For the executor, under its submit lock. Returns False, and changes
-        nothing, if the call was cancelled meanwhile. A refused call's future
-        fails with ``outcome`` (counted in ``rejected`` if it is a
-        :class:`RejectedSubmission`, else nowhere, as a ``submit`` whose
-        ``check_and_reject`` raised something else); its waiters are woken
-        before this returns.
+        For the executor, under its submit lock. Returns whether the call is
+        now submitted (False, changing nothing, if it was cancelled
+        meanwhile), and what to run once the submit lock is released: a
+        refused call's future fails with ``outcome`` (counted in ``rejected``
+        if it is a :class:`RejectedSubmission`, else nowhere, as a ``submit``
+        whose ``check_and_reject`` raised something else), and its waiters
+        and done-callbacks, which may submit, must not run under the lock.
         """
         gatherer = self._gatherer
-        parked = None
         _acquire()
         try:
             if self._state != PENDING:
-                return False
+                return False, None
             self._scheduled = False
             gatherer.unscheduled += 1
             if outcome is None:
@@ -100,15 +100,18 @@ class DelayedCall(WorkItem):
                 # wait for a worker starts now.
                 gatherer.submitted += 1
                 self._submitted_at = now()
-                return True
+                return True, None
             if isinstance(outcome, RejectedSubmission):
                 gatherer.rejected += 1
             parked = self._finish_locked(None, outcome, failed=True)
         finally:
             _release()
-        self._take_call()
-        self._finished(parked)
-        return False
+
+        def finish() -> None:
+            self._take_call()
+            self._finished(parked)
+
+        return False, finish
 
     def _hand_over(self) -> bool:
         """Leave ``scheduled`` as a call that another future will run: False if cancelled.

@@ -277,6 +277,7 @@ class Executor(concurrent.futures.Executor):
                 continue
             finish_outside_lock = False
             failure: BaseException | None = None
+            refused: Callable[[], None] | None = None
             try:
                 outcome: BaseException | None = None
                 check_and_reject = self._check_and_reject
@@ -286,14 +287,17 @@ class Executor(concurrent.futures.Executor):
                         check_and_reject(self, backlog)
                     except BaseException as exc:
                         outcome = exc
-                if call._fall_due(outcome):
+                admitted, refused = call._fall_due(outcome)
+                if admitted:
                     try:
                         finish_outside_lock = self._start(call)
                     except BaseException as exc:
                         failure = exc
             finally:
                 self._submit_lock.release()
-            if failure is not None:
+            if refused is not None:
+                refused()  # Its callbacks may submit: not under the lock.
+            elif failure is not None:
                 # Counted submitted already: fails as a call no worker will run.
                 refuse(call, failure)
             elif finish_outside_lock:

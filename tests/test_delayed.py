@@ -445,3 +445,30 @@ def test_shutdown_stops_waiting_once_the_delayed_calls_it_waits_for_are_cancelle
     assert time.monotonic() - started < LONG / 2
     assert slow.cancelled()
     assert executor.statistics.scheduled == 0
+
+
+@pytest.mark.parametrize("kind", ["green", "thread", "synchronous"])
+def test_a_callback_of_a_call_refused_when_due_may_submit_again(kind: str) -> None:
+    refusing = [True]
+
+    def check_and_reject(executor: greenpool.Executor, backlog: int) -> None:
+        if refusing[0]:
+            raise RejectedSubmission("full")
+
+    executor = make_kind(kind, check_and_reject)
+    retried: list[Any] = []
+
+    def retry(refused: Any) -> None:
+        refusing[0] = False
+        retried.append(executor.submit(abs, -9))  # Under the submit lock, this would hang.
+
+    future = executor.submit_after(0, abs, -1)
+    future.add_done_callback(retry)
+    with pytest.raises(RejectedSubmission):
+        future.result(timeout=LONG)
+    if kind == "green":
+        eventually(lambda: bool(retried))
+    else:
+        eventually_native(lambda: bool(retried))
+    assert retried[0].result(timeout=LONG) == 9
+    executor.shutdown()
