@@ -38,6 +38,7 @@ from typing import Any
 
 from greenpool import _native
 from greenpool._executor import CheckAndReject
+from greenpool._statistics import Gatherer
 from greenpool._timeouts import call_timeout
 from greenpool._workitem import WorkItem, now
 from greenpool.thread import ThreadPoolExecutor, _Workers
@@ -58,6 +59,7 @@ class _DynamicWorkers(_Workers):
         name_prefix: str,
         initializer: Callable[..., object] | None,
         initargs: tuple[Any, ...],
+        gatherer: Gatherer,
         *,
         min_workers: int,
         grow_threshold: float,
@@ -65,7 +67,7 @@ class _DynamicWorkers(_Workers):
         idle_timeout: float | None,
         shrink_after: float,
     ) -> None:
-        super().__init__(max_workers, name_prefix, initializer, initargs)
+        super().__init__(max_workers, name_prefix, initializer, initargs, gatherer)
         self._shrink_after = shrink_after
         # When the busy share last fell to shrink_threshold or below (None: it is above).
         self._low_since: float | None = None
@@ -73,8 +75,6 @@ class _DynamicWorkers(_Workers):
         self._grow_threshold = grow_threshold
         self._shrink_threshold = shrink_threshold
         self._idle_timeout = idle_timeout
-        # Idle threads sent a sentinel to retire that have not exited yet.
-        self._retiring = 0
 
     def _busy_share_locked(self) -> float:
         alive = self._alive - self._retiring
@@ -125,6 +125,7 @@ class _DynamicWorkers(_Workers):
                     and self._alive - self._retiring > self._min_workers
                 ):
                     self._idle -= 1
+                    self._retiring += 1  # Counted in alive until it exits; takes no call.
                     return None
 
     def _exiting_locked(self) -> None:
@@ -234,6 +235,7 @@ class DynamicThreadPoolExecutor(ThreadPoolExecutor):
             name_prefix,
             initializer,
             initargs,
+            self._gatherer,
             min_workers=self._min_workers,
             grow_threshold=self._grow_threshold,
             shrink_threshold=self._shrink_threshold,

@@ -63,6 +63,7 @@ from typing import Any
 from greenpool import _exit, _native
 from greenpool._executor import CheckAndReject, Executor
 from greenpool._parking import ParkingLot
+from greenpool._statistics import Gatherer
 from greenpool._workitem import WorkItem, refuse, run
 
 
@@ -90,8 +91,12 @@ class _Workers:
         name_prefix: str,
         initializer: Callable[..., object] | None,
         initargs: tuple[Any, ...],
+        gatherer: Gatherer,
     ) -> None:
         self._max_workers = max_workers
+        # The executor's counts: calls not finished, read to start a thread
+        # only for a call no thread will take (see _place_locked).
+        self._gatherer = gatherer
         self._name_prefix = name_prefix
         self._initializer = initializer
         self._initargs = initargs
@@ -101,6 +106,9 @@ class _Workers:
         self._idle = 0
         self._unclaimed = 0
         self._alive = 0
+        # Threads counted in alive that will take no more calls (a dynamic
+        # pool's, retiring or timed out idle), until they exit.
+        self._retiring = 0
         self._stopping = False
         self._broken: BaseException | None = None
         self._threads: list[threading.Thread] = []
@@ -161,7 +169,18 @@ class _Workers:
         ``[item]`` for a new thread to start with it; ``[]`` for a new thread
         to start idle, ``item`` being placed already (the dynamic pool).
         """
-        if self._idle or self._alive >= self._max_workers:
+        alive = self._alive - self._retiring
+        gatherer = self._gatherer
+        if (
+            self._idle
+            or alive >= self._max_workers
+            # As many threads as calls not finished, this one included: one
+            # has just finished a call and is on its way to take the next.
+            # (A call is counted finished before its future resolves, so a
+            # caller that submits as soon as its result is in would otherwise
+            # start a thread each time it beats that one back to the queue.)
+            or alive >= gatherer.submitted - gatherer.executed - gatherer.cancelled
+        ):
             self._put_locked(item)
             return None
         return [item]
@@ -354,7 +373,7 @@ class ThreadPoolExecutor(Executor):
     def _make_workers(
         self, name_prefix: str, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
     ) -> _Workers:
-        return _Workers(self._max_workers, name_prefix, initializer, initargs)
+        return _Workers(self._max_workers, name_prefix, initializer, initargs, self._gatherer)
 
     @property
     def num_workers(self) -> int:

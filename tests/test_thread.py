@@ -771,3 +771,16 @@ def test_thread_pools_cannot_stop_a_running_call_so_refuse_submit_with_timeout(k
         executor.submit_with_timeout(1.0, abs, -1)
     assert executor.statistics.submitted == 0
     executor.shutdown()
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("kind", ["ThreadPoolExecutor", "DynamicThreadPoolExecutor"])
+def test_a_caller_submitting_as_soon_as_each_result_is_in_uses_one_thread(kind: str) -> None:
+    # Each call is counted finished before its future resolves, so the next
+    # submit can come before the thread is back at the queue: it must wait
+    # for that thread, not start another.
+    executor = getattr(greenpool, kind)(8)
+    for i in range(300):
+        assert executor.submit(abs, -i).result(timeout=10) == i
+    assert executor.num_workers == 1
+    executor.shutdown()
