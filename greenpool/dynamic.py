@@ -36,7 +36,6 @@ from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from greenpool import _native
 from greenpool._executor import CheckAndReject
 from greenpool._statistics import Gatherer
 from greenpool._timeouts import call_timeout
@@ -155,15 +154,11 @@ class _DynamicWorkers(_Workers):
 
     def _start_spare(self, number: int) -> None:
         try:
-            thread = _native.threading_module().Thread(
-                target=self._work, args=([],), name=f"{self._name_prefix}_{number}", daemon=True
-            )
-            thread.start()
+            self._new_thread([], number)
         except BaseException:
             with self._guard:
                 self._alive -= 1
             raise
-        self._threads.append(thread)
 
 
 class DynamicThreadPoolExecutor(ThreadPoolExecutor):

@@ -138,17 +138,7 @@ class _Workers:
             self._alive += 1
             number = next(self._numbers)
         try:
-            # Looked up now, not at import: see greenpool._native.threading_module.
-            # The item goes in a box the thread empties: threading.Thread
-            # keeps its args until the thread exits, and the call's future,
-            # arguments and result must be freed once it has run.
-            thread = _native.threading_module().Thread(
-                target=self._work,
-                args=(box,),
-                name=f"{self._name_prefix}_{number}",
-                daemon=True,
-            )
-            thread.start()
+            self._new_thread(box, number)
         except BaseException:
             with self._guard:
                 self._alive -= 1
@@ -159,7 +149,17 @@ class _Workers:
                 # No new thread (out of memory or thread limit), but others
                 # exist: one of them will run it.
                 self._put_locked(item)
-            return
+
+    def _new_thread(self, box: list[WorkItem], number: int) -> None:
+        """Start thread ``number`` (counted in ``alive`` already) with ``box``: a call, or []."""
+        # Looked up now, not at import: see greenpool._native.threading_module.
+        # The item goes in a box the thread empties: threading.Thread keeps
+        # its args until the thread exits, and the call's future, arguments
+        # and result must be freed once it has run.
+        thread = _native.threading_module().Thread(
+            target=self._work, args=(box,), name=f"{self._name_prefix}_{number}", daemon=True
+        )
+        thread.start()
         self._threads.append(thread)
 
     def _place_locked(self, item: WorkItem) -> list[WorkItem] | None:
