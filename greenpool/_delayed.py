@@ -68,14 +68,20 @@ class DelayedCall(WorkItem):
         gatherer: Gatherer,
     ) -> None:
         super().__init__(fn, args, kwargs, gatherer)
-        self._scheduled = True
+        self._scheduled: bool | None = True
 
     def _cancelled_locked(self) -> None:
         if self._scheduled:
-            self._scheduled = False
+            # Cancelled before it fell due: never submitted, so it ends
+            # nothing a done-listener counts (see _cancelled).
+            self._scheduled = None
             self._gatherer.unscheduled += 1
         else:
             self._gatherer.cancelled_locked()
+
+    def _cancelled(self) -> None:
+        if self._scheduled is not None:
+            super()._cancelled()
 
     def _fall_due(self, outcome: BaseException | None) -> tuple[bool, Callable[[], None] | None]:
         """Leave ``scheduled``: submitted if ``outcome`` is None, else refused with it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 
 
 class RejectedSubmission(Exception):
@@ -21,3 +22,23 @@ class CallTimeoutError(concurrent.futures.TimeoutError):
     counts as a failure in the statistics. Also a ``TimeoutError``, so code
     that catches the stdlib's timeout keeps working.
     """
+
+
+class WaitForRoom(Exception):
+    """Raised by a ``check_and_reject`` policy that wants the submitter to wait, not be refused.
+
+    A policy runs under the executor's submit lock, where nobody may wait:
+    waiting there would hold up every other submitter and ``shutdown``. So
+    a policy that makes submitters wait (:func:`greenpool.rejection.block_when_reached`)
+    raises this instead; the executor releases the lock, calls :meth:`park`,
+    and submits again (with a fresh shutdown check and a fresh run of the
+    policy) once it returns. ``park`` raises :class:`RejectedSubmission` if
+    waiting timed out, which is then counted as a rejection. Where no caller
+    can wait (a delayed call falling due on the executor's alarm) the
+    executor calls :meth:`abandon` and refuses the call instead.
+    """
+
+    def __init__(self, park: Callable[[], None], abandon: Callable[[], None]) -> None:
+        super().__init__("the submission must wait for room")
+        self.park = park
+        self.abandon = abandon

@@ -30,6 +30,7 @@ work that idle workers could run.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import itertools
 import math
@@ -37,14 +38,15 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-from greenpool import _delayed, _exit, _parking
+from greenpool import _delayed, _exit, _parking, _signals
 from greenpool._delayed import DelayedCall, DelayedCalls
-from greenpool._errors import RejectedSubmission
+from greenpool._errors import RejectedSubmission, WaitForRoom
 from greenpool._future import Future
 from greenpool._map import bounded_map, check_map_arguments
 from greenpool._statistics import ExecutorStatistics, Gatherer
 from greenpool._timeouts import call_timeout, delay_seconds
-from greenpool._workitem import WorkItem, now, refuse, withdraw
+from greenpool._workitem import WorkItem, accepted_at, now, refuse, withdraw
+from greenpool.rejection._policy import Policy
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -107,6 +109,13 @@ class Executor(concurrent.futures.Executor):
         # were still to fall due then, once the last of them has.
         self._workers_stopped = False
         self._delayed_drained = _parking.ParkingLot()
+        # What policies can observe (greenpool._signals): off until asked for.
+        self._done_listeners = _signals.Listeners()
+        self._shutdown_listeners = _signals.Listeners()
+        self._arrivals: collections.deque[float] | None = None
+        attach = getattr(check_and_reject, "attach", None)
+        if isinstance(check_and_reject, Policy) and attach is not None:
+            attach(self)
 
     # -- what users read -------------------------------------------------
 
@@ -143,6 +152,43 @@ class Executor(concurrent.futures.Executor):
     def num_workers(self) -> int:
         """Workers that exist now, busy or idle."""
         raise NotImplementedError
+
+    # -- what policies read (see greenpool._signals) ---------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Accepted calls not finished yet: waiting for a worker or running."""
+        return self._gatherer.outstanding
+
+    @property
+    def oldest_wait(self) -> float:
+        """Seconds the oldest call still waiting for a worker has waited; 0.0 if none waits.
+
+        Measured from the first time this is read (a policy that needs it
+        reads it when it is attached): acceptance times are recorded from
+        then on, at the cost of one ``deque.append`` a submit. See
+        :mod:`greenpool._signals` for how it is kept exact in fixed memory.
+        """
+        arrivals = self._arrivals
+        if arrivals is None:
+            self._arrivals = _signals.new_arrivals()
+            return 0.0
+        return _signals.oldest_wait(arrivals, self._gatherer.pending, now())
+
+    def add_done_listener(self, listener: _signals.DoneListener) -> None:
+        """Call ``listener(runtime)`` each time an accepted call ends.
+
+        ``runtime`` is the call's run time in seconds, or ``None`` for a call
+        cancelled before it started. It runs in whichever thread ended the
+        call (a worker, the process pool's manager thread, a canceller), after
+        the future resolved, outside every lock; it must be quick. An
+        exception it raises is logged. For policies: see :mod:`greenpool.rejection`.
+        """
+        self._gatherer.on_call_end = self._done_listeners.add(listener)
+
+    def add_shutdown_listener(self, listener: _signals.ShutdownListener) -> None:
+        """Call ``listener()`` once, when ``shutdown`` is first called, outside the submit lock."""
+        self._shutdown_listeners.add(listener)
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else "shut down"
@@ -186,6 +232,10 @@ class Executor(concurrent.futures.Executor):
                 gatherer.rejected += 1  # Under the submit lock.
                 release()
                 raise
+            except WaitForRoom as wait:
+                release()
+                self._wait_for_room(wait)
+                return self.submit(fn, *args, **kwargs)  # Shutdown and policy checked again.
             except BaseException:
                 release()
                 raise
@@ -193,6 +243,8 @@ class Executor(concurrent.futures.Executor):
             item = WorkItem(fn, args, kwargs, gatherer)
             # Counted before any worker can see the call (see Gatherer).
             gatherer.submitted += 1
+            if self._arrivals is not None:
+                self._arrivals.append(accepted_at(item))
             try:
                 finish_outside_lock = self._start(item)
             except BaseException:
@@ -203,6 +255,19 @@ class Executor(concurrent.futures.Executor):
         if finish_outside_lock:
             self._after_start(item)
         return item  # The call's future.
+
+    def _wait_for_room(self, wait: WaitForRoom) -> None:
+        """Park a submitter as its policy asked (see :class:`greenpool._errors.WaitForRoom`).
+
+        Outside the submit lock. A wait that times out is a rejection, and
+        counted as one.
+        """
+        try:
+            wait.park()
+        except RejectedSubmission:
+            with self._submit_lock:
+                self._gatherer.rejected += 1
+            raise
 
     def submit_after(
         self, delay: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
@@ -285,10 +350,18 @@ class Executor(concurrent.futures.Executor):
                     backlog = max(0, gatherer.outstanding - self._concurrency)
                     try:
                         check_and_reject(self, backlog)
+                    except WaitForRoom as wait:
+                        # Nobody here can wait: refused, as a submit whose wait timed out.
+                        wait.abandon()
+                        outcome = RejectedSubmission(
+                            f"{self._name} has no room for a delayed call now due"
+                        )
                     except BaseException as exc:
                         outcome = exc
                 admitted, refused = call._fall_due(outcome)
                 if admitted:
+                    if self._arrivals is not None:
+                        self._arrivals.append(accepted_at(call))
                     try:
                         finish_outside_lock = self._start(call)
                     except BaseException as exc:
@@ -403,6 +476,7 @@ class Executor(concurrent.futures.Executor):
         waited_for: list[DelayedCall] = []
         with self._submit_lock:
             delayed = self._delayed
+            first_shutdown = not self._shut_down
             self._shut_down = True
             to_cancel = self._take_pending() if cancel_futures else []
             if delayed is not None and cancel_futures:
@@ -415,7 +489,10 @@ class Executor(concurrent.futures.Executor):
                     delayed.take_all()  # Only cancelled calls are left.
                 self._workers_stopped = True
                 self._stop_workers()
-        # Outside the lock: cancelling runs callbacks, which may call submit().
+        # Outside the lock: listeners may wake submitters, and cancelling runs
+        # callbacks, which may call submit().
+        if first_shutdown:
+            self._shutdown_listeners.call()
         for item in to_cancel:
             withdraw(item)
         for call in waited_for:

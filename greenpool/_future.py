@@ -223,6 +223,7 @@ class Future(concurrent.futures.Future[_T]):
                 for waiter in parked:
                     waiter.wake()
             self._invoke_callbacks()
+            self._cancelled()
         return True
 
     def set_running_or_notify_cancel(self) -> bool:
@@ -265,6 +266,9 @@ class Future(concurrent.futures.Future[_T]):
 
     def _cancelled_locked(self) -> None:
         """Just cancelled: a hook for an executor's future to count it, in the same section."""
+
+    def _cancelled(self) -> None:
+        """Just cancelled, after the lock was released and the callbacks ran: a hook."""
 
     def _start_locked(self) -> bool | None:
         """``PENDING`` -> ``RUNNING`` (True), or notify a cancel (False); None if neither."""

@@ -52,6 +52,15 @@ def current_hub() -> Any | None:
     return hub
 
 
+def in_hub_greenlet() -> bool:
+    """Whether the caller is an eventlet hub's own greenlet, which must never block."""
+    hubs = sys.modules.get("eventlet.hubs")
+    if hubs is None:
+        return False
+    hub = getattr(hubs._threadlocal, "hub", None)
+    return hub is not None and getcurrent() is hub.greenlet
+
+
 class NativeWaiter:
     """Blocks a native thread on a real lock that :meth:`wake` releases."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 from greenpool._future import STATE_LOCK
@@ -199,6 +200,7 @@ class Gatherer:
         "cancelled",
         "executed",
         "failures",
+        "on_call_end",
         "rejected",
         "scheduled_total",
         "started",
@@ -208,6 +210,10 @@ class Gatherer:
 
     def __init__(self) -> None:
         self._reset()
+        #: Called as ``on_call_end(runtime)`` (``None`` for a cancelled call)
+        #: once each accepted call has ended and its future resolved, outside
+        #: every lock; ``None`` when nobody listens. See :mod:`greenpool._signals`.
+        self.on_call_end: Callable[[float | None], None] | None = None
 
     def _reset(self) -> None:
         self.submitted = self.rejected = 0

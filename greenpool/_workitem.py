@@ -14,7 +14,7 @@ cancelled by its caller (``cancel``) or withdrawn by shutdown
 Backends use the functions at the end of this module (:func:`run`,
 :func:`take_call`, :func:`start`, :func:`succeed`, :func:`fail`,
 :func:`refuse`, :func:`withdraw`, :func:`hold`, :func:`hold_shared`, :func:`start_locked`,
-:func:`is_pending`, :func:`peek_call`),
+:func:`accepted_at`, :func:`is_pending`, :func:`peek_call`),
 never a work item's underscored members: those stay private because every
 user holds a work item as a plain future.
 """
@@ -112,6 +112,11 @@ class WorkItem(Future[Any]):
         self._take_call()
         return True
 
+    def _cancelled(self) -> None:
+        on_call_end = self._gatherer.on_call_end
+        if on_call_end is not None:
+            on_call_end(None)
+
     def _withdraw(self) -> None:
         """Cancel a call no worker has started, and tell its waiters so, in one step.
 
@@ -147,6 +152,9 @@ class WorkItem(Future[Any]):
         finally:
             _release()
         self._finished(parked)
+        on_call_end = self._gatherer.on_call_end
+        if on_call_end is not None:
+            on_call_end(runtime)
 
     def _fail(self, runtime: float, error: BaseException) -> None:
         """Count the started call as failed after ``runtime`` s and resolve it with ``error``."""
@@ -157,6 +165,9 @@ class WorkItem(Future[Any]):
         finally:
             _release()
         self._finished(parked)
+        on_call_end = self._gatherer.on_call_end
+        if on_call_end is not None:
+            on_call_end(runtime)
 
     def _refuse(self, error: BaseException) -> None:
         """Fail, with ``error``, a call no worker will run (a broken pool).
@@ -216,6 +227,9 @@ class WorkItem(Future[Any]):
                 _release()
             if parked or self._callback_list:
                 self._finished(parked)
+            on_call_end = gatherer.on_call_end
+            if on_call_end is not None:
+                on_call_end(runtime)
 
 
 # -- the interface for backends ---------------------------------------------
@@ -281,6 +295,11 @@ def start_locked(item: WorkItem, started_at: float) -> bool:
     if running:
         item._gatherer.started_locked(started_at - item._submitted_at)
     return bool(running)
+
+
+def accepted_at(item: WorkItem) -> float:
+    """When the call was accepted (by ``submit``, or falling due), on :data:`now`'s clock."""
+    return item._submitted_at
 
 
 def is_pending(item: WorkItem) -> bool:

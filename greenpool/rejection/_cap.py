@@ -1,9 +1,7 @@
-"""Ready-made ``check_and_reject`` policies.
+"""``reject_when_reached``: a fixed cap on the backlog, as futurist's.
 
-A policy is any callable ``(executor, backlog)`` that raises
-:class:`greenpool.RejectedSubmission` to refuse a submission. It runs under
-the executor's submit lock, before anything is queued. ``backlog`` is the
-number of accepted calls no worker can take now, the same on every executor.
+A plain function, stateless, as futurist's is: it costs an accepted submit
+one comparison.
 """
 
 from __future__ import annotations
