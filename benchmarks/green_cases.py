@@ -22,7 +22,7 @@ from time import perf_counter
 from typing import Any
 
 from benchmarks._measure import burst_us, green_hub, memory_per_call, per_call_us
-from benchmarks._registry import at_most, case, faster, smaller
+from benchmarks._registry import at_most, case, faster, no_slower, smaller, within
 from benchmarks.tasks import noop
 
 WORKERS = 1000
@@ -198,7 +198,11 @@ SLEEP_CASE = case(
     unit="x ideal",
     n=20_000,
     quick_n=5_000,
-    targets=(at_most(1.3, "greenpool within 1.3x of ideal"),),
+    targets=(
+        at_most(1.3, "greenpool within 1.3x of ideal"),
+        # Issue 10's restatement of the core issue's sleep target.
+        within(BASELINE, 1.05),
+    ),
 )
 
 
@@ -291,7 +295,10 @@ REJECTED = case(
     unit="µs/call",
     n=100_000,
     quick_n=10_000,
-    targets=(smaller("futurist", 2, "greenpool at most half of futurist's cost"),),
+    # Issue 10's restatement of the core issue's "half of futurist's cost",
+    # which the floor row shows out of reach: raising and catching the
+    # exception is most of any rejected submit.
+    targets=(no_slower("futurist"), within("floor: bare raise", 1.6)),
 )
 
 

@@ -100,7 +100,8 @@ class Executor(concurrent.futures.Executor):
         self._name = name if name is not None else f"{type(self).__name__}-{next(_executor_ids)}"
         self._gatherer = Gatherer()
         self._submit_lock = _parking.Lock()
-        self._try_lock = self._submit_lock.try_acquire
+        self._take_lock = self._submit_lock.take_nowait
+        self._release = self._submit_lock.release_held
         self._shut_down = False
         # Delayed calls (submit_after), made on first use; see greenpool._delayed.
         self._delayed: DelayedCalls | None = None
@@ -179,7 +180,8 @@ class Executor(concurrent.futures.Executor):
         """Call ``listener(runtime)`` each time an accepted call ends.
 
         ``runtime`` is the call's run time in seconds, or ``None`` for a call
-        cancelled before it started. It runs in whichever thread ended the
+        that never ran (cancelled before it started, or refused by a broken
+        pool or one that could not send it). It runs in whichever thread ended the
         call (a worker, the process pool's manager thread, a canceller), after
         the future resolved, outside every lock; it must be quick. An
         exception it raises is logged. For policies: see :mod:`greenpool.rejection`.
@@ -209,13 +211,16 @@ class Executor(concurrent.futures.Executor):
         """
         if not callable(fn):
             raise TypeError(f"{fn!r} is not callable")
-        # The lock is taken with one C call when free and released explicitly
+        # The lock is taken and released with one C call each (see
+        # greenpool._parking.Lock), explicitly
         # on each way out rather than by try/finally or ``with``: a rejected
         # submit is the hot path of an overloaded service, and each exception
         # handler it passes through costs as much as the rest of the submit.
-        if not self._try_lock(False):
+        try:
+            self._take_lock()
+        except _parking.Held:
             self._submit_lock.acquire()
-        release = self._submit_lock.release
+        release = self._release
         if self._shut_down:
             release()
             raise RuntimeError("cannot schedule new futures after shutdown")
@@ -223,9 +228,7 @@ class Executor(concurrent.futures.Executor):
         check_and_reject = self._check_and_reject
         if check_and_reject is not None:
             # gatherer.outstanding, inlined: a rejected submit is a hot path.
-            backlog = (
-                gatherer.submitted - gatherer.executed - gatherer.cancelled - self._concurrency
-            )
+            backlog = gatherer.submitted - gatherer.ended - self._concurrency
             try:
                 check_and_reject(self, backlog if backlog > 0 else 0)
             except RejectedSubmission:
@@ -234,8 +237,7 @@ class Executor(concurrent.futures.Executor):
                 raise
             except WaitForRoom as wait:
                 release()
-                self._wait_for_room(wait)
-                return self.submit(fn, *args, **kwargs)  # Shutdown and policy checked again.
+                return self._submit_after_waiting(wait, fn, args, kwargs)
             except BaseException:
                 release()
                 raise
@@ -256,17 +258,29 @@ class Executor(concurrent.futures.Executor):
             self._after_start(item)
         return item  # The call's future.
 
-    def _wait_for_room(self, wait: WaitForRoom) -> None:
-        """Park a submitter as its policy asked (see :class:`greenpool._errors.WaitForRoom`).
+    def _submit_after_waiting(
+        self, wait: WaitForRoom, fn: Callable[..., _T], args: tuple[Any, ...], kwargs: Any
+    ) -> Future[_T]:
+        """Park a submitter as its policy asked, then submit again (see
+        :class:`greenpool._errors.WaitForRoom`); outside the submit lock.
 
-        Outside the submit lock. A wait that times out is a rejection, and
-        counted as one.
+        The retry checks shutdown and runs every policy again. A wait that
+        times out is a rejection, and counted as one. However the wait or
+        the retry ends other than in admission (a timeout, an earlier policy
+        of a chain refusing the retry, an ``eventlet.Timeout`` or a kill of
+        the waiting green thread), the policy is told to forget the
+        submitter, so that it does not hold up those queued behind it.
         """
         try:
-            wait.park()
-        except RejectedSubmission:
-            with self._submit_lock:
-                self._gatherer.rejected += 1
+            try:
+                wait.park()
+            except RejectedSubmission:
+                with self._submit_lock:
+                    self._gatherer.rejected += 1
+                raise
+            return self.submit(fn, *args, **kwargs)
+        except BaseException:
+            wait.abandon()  # A no-op if the policy admitted or dropped it already.
             raise
 
     def submit_after(
@@ -331,13 +345,13 @@ class Executor(concurrent.futures.Executor):
             if call is None:
                 drained = self._stop_if_drained_locked()
                 next_deadline = delayed.next_deadline()
-                self._submit_lock.release()
+                self._release()
                 if drained:
                     self._alarm.close()
                     self._delayed_drained.unpark_all()
                 return next_deadline
             if "submit" in self.__dict__ or type(self).submit is not Executor.submit:
-                self._submit_lock.release()
+                self._release()
                 _delayed.submit_through(self.submit, call)
                 continue
             finish_outside_lock = False
@@ -367,7 +381,7 @@ class Executor(concurrent.futures.Executor):
                     except BaseException as exc:
                         failure = exc
             finally:
-                self._submit_lock.release()
+                self._release()
             if refused is not None:
                 refused()  # Its callbacks may submit: not under the lock.
             elif failure is not None:

@@ -8,7 +8,7 @@ offers three cheap signals, all of them off unless a policy asks:
 
 * **Call ends.** ``executor.add_done_listener(fn)`` makes every accepted call
   that ends (finished, failed, cancelled) call ``fn(runtime)`` (``None`` for
-  a cancelled call) in whichever thread ended it, after its future resolved
+  a call that never ran) in whichever thread ended it, after its future resolved
   and outside every lock. The gatherer holds one callable, ``None`` while no
   listener is registered, so a call costs an executor without listeners one
   attribute load and one comparison. A blocking policy wakes its next

@@ -198,6 +198,7 @@ class Gatherer:
         "_wait_time",
         "_waits",
         "cancelled",
+        "ended",
         "executed",
         "failures",
         "on_call_end",
@@ -219,6 +220,9 @@ class Gatherer:
         self.submitted = self.rejected = 0
         self.scheduled_total = self.unscheduled = 0
         self.started = self.executed = self.failures = self.cancelled = 0
+        #: ``executed + cancelled``, kept as one count too (both change under
+        #: STATE_LOCK) so that ``submit`` finds the backlog with one subtraction.
+        self.ended = 0
         self._runtime = self._wait_time = self._max_runtime = self._max_wait_time = 0.0
         # The histograms' bucket lists, incremented in place (see started_locked).
         self._runtimes = LatencyHistogram()
@@ -232,7 +236,7 @@ class Gatherer:
     @property
     def outstanding(self) -> int:
         """Accepted calls not finished yet: pending and running."""
-        return self.submitted - self.executed - self.cancelled
+        return self.submitted - self.ended
 
     def started_locked(self, wait_time: float) -> None:
         """A pending call started after waiting ``wait_time`` s for a worker."""
@@ -250,6 +254,7 @@ class Gatherer:
         if runtime < 0.0:
             runtime = 0.0
         self.executed += 1
+        self.ended += 1
         if failed:
             self.failures += 1
         self._runtime += runtime
@@ -265,6 +270,7 @@ class Gatherer:
     def cancelled_locked(self) -> None:
         """A pending call was cancelled before any worker started it."""
         self.cancelled += 1
+        self.ended += 1
 
     def clear(self) -> None:
         """Forget everything but the delayed calls still to fall due, which are yet to count."""

@@ -156,8 +156,13 @@ class WorkItem(Future[Any]):
         if on_call_end is not None:
             on_call_end(runtime)
 
-    def _fail(self, runtime: float, error: BaseException) -> None:
-        """Count the started call as failed after ``runtime`` s and resolve it with ``error``."""
+    def _fail(self, runtime: float, error: BaseException, ran: bool = True) -> None:
+        """Count the started call as failed after ``runtime`` s and resolve it with ``error``.
+
+        ``ran=False`` for a call refused without running (:meth:`_refuse`):
+        done-listeners then hear ``None``, as for a cancelled call, rather
+        than a run time of nothing.
+        """
         _acquire()
         try:
             self._gatherer.finished_locked(runtime, True)
@@ -167,7 +172,7 @@ class WorkItem(Future[Any]):
         self._finished(parked)
         on_call_end = self._gatherer.on_call_end
         if on_call_end is not None:
-            on_call_end(runtime)
+            on_call_end(runtime if ran else None)
 
     def _refuse(self, error: BaseException) -> None:
         """Fail, with ``error``, a call no worker will run (a broken pool).
@@ -177,7 +182,7 @@ class WorkItem(Future[Any]):
         """
         self._take_call()
         if self._start(now()):
-            self._fail(0.0, error)
+            self._fail(0.0, error, ran=False)
 
     def _run(self) -> None:
         """Run the call in this worker, unless it was cancelled while queued.

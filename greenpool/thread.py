@@ -179,7 +179,7 @@ class _Workers:
             # (A call is counted finished before its future resolves, so a
             # caller that submits as soon as its result is in would otherwise
             # start a thread each time it beats that one back to the queue.)
-            or alive >= gatherer.submitted - gatherer.executed - gatherer.cancelled
+            or alive >= gatherer.submitted - gatherer.ended
         ):
             self._put_locked(item)
             return None

@@ -729,7 +729,11 @@ def test_statistics_time_runs_in_the_worker_and_waits_until_handed_over() -> Non
 def test_running_counts_exactly_the_futures_that_say_they_are_running() -> None:
     with ProcessPoolExecutor(2) as executor:
         futures = [executor.submit(pid_after, 0.3) for _ in range(10)]
-        time.sleep(0.15)
+        # Both workers busy: waited for rather than slept for, since worker
+        # processes start slowly on a loaded machine.
+        deadline = time.monotonic() + 20
+        while sum(f.running() for f in futures) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
         assert executor.statistics.running == sum(f.running() for f in futures) >= 2
         for future in futures:
             future.result(30)

@@ -137,8 +137,10 @@ class AdaptiveLimit(Policy):
         self._queued = False
 
     def _call_ended(self, runtime: float | None) -> None:
-        if runtime is None:
-            return  # Cancelled: never reached the downstream.
+        if runtime is None or runtime <= 0.0:
+            # Cancelled or refused: never reached the downstream. (Nothing
+            # that did takes no time at all; a zero would pin the baseline.)
+            return
         executor = self._executor_of_samples()
         if executor is None:
             return
