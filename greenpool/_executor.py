@@ -21,6 +21,13 @@ shutdown is decided here, once. That is what lets a service move between
 backends by changing one class name. What happens to a call once accepted
 is :mod:`greenpool._workitem`'s.
 
+Policies see what they need through cheap signals the base keeps only when
+asked (``in_flight``, ``oldest_wait``, done and shutdown listeners: see
+:mod:`greenpool._signals`), and a policy that makes the submitter wait
+raises :class:`~greenpool._errors.WaitForRoom`, so the wait happens outside
+the submit lock. The base's delayed calls (``submit_after``) are in
+:mod:`greenpool._executor_delayed`, which it inherits.
+
 ``backlog``, passed to ``check_and_reject``, means the same thing everywhere:
 accepted calls that no worker can take now, ``max(0, pending - (max_workers -
 running))``, which is ``max(0, pending + running - max_workers)``. futurist
@@ -34,18 +41,18 @@ import collections
 import concurrent.futures
 import itertools
 import math
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-from greenpool import _delayed, _exit, _parking, _signals
+from greenpool import _parking, _signals
 from greenpool._delayed import DelayedCall, DelayedCalls
 from greenpool._errors import RejectedSubmission, WaitForRoom
+from greenpool._executor_delayed import DelayedSubmission
 from greenpool._future import Future
 from greenpool._map import bounded_map, check_map_arguments
 from greenpool._statistics import ExecutorStatistics, Gatherer
-from greenpool._timeouts import call_timeout, delay_seconds
-from greenpool._workitem import WorkItem, accepted_at, now, refuse, withdraw
+from greenpool._timeouts import call_timeout
+from greenpool._workitem import WorkItem, accepted_at, now, withdraw
 from greenpool.rejection._policy import Policy
 
 _P = ParamSpec("_P")
@@ -73,7 +80,7 @@ def with_call_timeout(
     return timed_fn
 
 
-class Executor(concurrent.futures.Executor):
+class Executor(DelayedSubmission, concurrent.futures.Executor):
     """What every greenpool executor shares; backends override the ``_`` hooks."""
 
     def __init__(
@@ -258,6 +265,8 @@ class Executor(concurrent.futures.Executor):
             self._after_start(item)
         return item  # The call's future.
 
+    _base_submit = submit
+
     def _submit_after_waiting(
         self, wait: WaitForRoom, fn: Callable[..., _T], args: tuple[Any, ...], kwargs: Any
     ) -> Future[_T]:
@@ -282,153 +291,6 @@ class Executor(concurrent.futures.Executor):
         except BaseException:
             wait.abandon()  # A no-op if the policy admitted or dropped it already.
             raise
-
-    def submit_after(
-        self, delay: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> Future[_T]:
-        """Submit ``fn(*args, **kwargs)`` once ``delay`` seconds have passed; return its future.
-
-        Until then the call counts only in ``statistics.scheduled`` and can be
-        cancelled like any pending call (a cancelled one counts nowhere else:
-        it was never submitted). When it falls due it is submitted like any
-        other call: ``check_and_reject`` runs *then*, with the backlog of
-        that moment, and a refusal fails the future with
-        :class:`RejectedSubmission` (counted in ``rejected``); anything else
-        ``check_and_reject`` or the backend raises then fails the future
-        with it. ``delay`` of 0 submits at the next turn of the alarm.
-
-        ``shutdown(cancel_futures=True)`` cancels delayed calls not yet due;
-        ``shutdown()`` without it lets them fall due and run, and with
-        ``wait=True`` waits for them, as futurist's mixin does. At
-        interpreter exit, delayed calls not yet due are cancelled.
-
-        Raises ``TypeError`` if ``fn`` is not callable or ``delay`` is not a
-        number, ``ValueError`` if ``delay`` is negative, infinite or NaN, and
-        ``RuntimeError`` after ``shutdown``; nothing is scheduled then.
-        """
-        seconds = delay_seconds(delay)
-        if not callable(fn):
-            raise TypeError(f"{fn!r} is not callable")
-        deadline = now() + seconds
-        with self._submit_lock:
-            if self._shut_down or _exit.DELAYED in _exit.finishing:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            delayed = self._delayed
-            if delayed is None:
-                delayed = self._delayed = DelayedCalls()
-                self._alarm = self._new_alarm(delayed, weakref.WeakMethod(self._submit_due_calls))
-                weakref.finalize(self, self._alarm.close)
-                _delayed.with_delayed_calls.add(self)
-            call = DelayedCall(fn, args, kwargs, self._gatherer)
-            self._gatherer.scheduled_total += 1
-            earliest = delayed.push(deadline, call, self)
-        if earliest:
-            self._alarm.set(deadline)
-        return call
-
-    def _submit_due_calls(self) -> float | None:
-        """Submit each delayed call now due, one at a time; return when the next falls due.
-
-        What the alarm calls. Each due call is admitted as :meth:`submit`
-        admits a call, under the submit lock, but past a shutdown: calls
-        accepted before it still fall due. Once a shut-down executor's last
-        delayed call has fallen due, its workers are stopped. If ``submit``
-        is overridden (by a subclass, or on the instance), due calls go
-        through it instead (:func:`greenpool._delayed.submit_through`).
-        """
-        delayed = self._delayed
-        assert delayed is not None
-        gatherer = self._gatherer
-        while True:
-            self._submit_lock.acquire()
-            call = delayed.pop_due(now())
-            if call is None:
-                drained = self._stop_if_drained_locked()
-                next_deadline = delayed.next_deadline()
-                self._release()
-                if drained:
-                    self._alarm.close()
-                    self._delayed_drained.unpark_all()
-                return next_deadline
-            if "submit" in self.__dict__ or type(self).submit is not Executor.submit:
-                self._release()
-                _delayed.submit_through(self.submit, call)
-                continue
-            finish_outside_lock = False
-            failure: BaseException | None = None
-            refused: Callable[[], None] | None = None
-            try:
-                outcome: BaseException | None = None
-                check_and_reject = self._check_and_reject
-                if check_and_reject is not None:
-                    backlog = max(0, gatherer.outstanding - self._concurrency)
-                    try:
-                        check_and_reject(self, backlog)
-                    except WaitForRoom as wait:
-                        # Nobody here can wait: refused, as a submit whose wait timed out.
-                        wait.abandon()
-                        outcome = RejectedSubmission(
-                            f"{self._name} has no room for a delayed call now due"
-                        )
-                    except BaseException as exc:
-                        outcome = exc
-                admitted, refused = call._fall_due(outcome)
-                if admitted:
-                    if self._arrivals is not None:
-                        self._arrivals.append(accepted_at(call))
-                    try:
-                        finish_outside_lock = self._start(call)
-                    except BaseException as exc:
-                        failure = exc
-            finally:
-                self._release()
-            if refused is not None:
-                refused()  # Its callbacks may submit: not under the lock.
-            elif failure is not None:
-                # Counted submitted already: fails as a call no worker will run.
-                refuse(call, failure)
-            elif finish_outside_lock:
-                self._after_start(call)
-
-    def _stop_if_drained_locked(self) -> bool:
-        """Once shut down with no delayed call left to fall due, stop the workers (once).
-
-        Under the submit lock. Calls cancelled while waiting stay in the heap
-        until their deadline (a cancel cannot take the submit lock); they no
-        longer count in ``statistics.scheduled``, which is what decides here,
-        and are dropped now. True if the workers were stopped by this call.
-        """
-        delayed = self._delayed
-        if not self._shut_down or self._workers_stopped:
-            return False
-        if delayed is not None and self._gatherer.scheduled > 0:
-            return False
-        if delayed is not None:
-            delayed.take_all()
-        self._workers_stopped = True
-        self._stop_workers()
-        return True
-
-    def _delayed_call_ended(self, _call: object) -> None:
-        """Done-callback of the delayed calls a shutdown waits for: the last one stops it."""
-        with self._submit_lock:
-            drained = self._stop_if_drained_locked()
-        if drained:
-            self._alarm.close()
-            self._delayed_drained.unpark_all()
-
-    def _new_alarm(
-        self, calls: DelayedCalls, submit_due: weakref.WeakMethod[_delayed.SubmitDue]
-    ) -> Any:
-        """What goes off when a delayed call falls due: one timer thread, unless overridden."""
-        return _delayed.ThreadAlarm(calls, submit_due, self._name)
-
-    def _withdraw_delayed(self) -> None:
-        """Cancel every delayed call not yet due (interpreter exit)."""
-        with self._submit_lock:
-            calls = self._delayed.take_all() if self._delayed is not None else []
-        for call in calls:
-            withdraw(call)
 
     def submit_with_timeout(
         self, timeout: float, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
