@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from greenpool import Executor, GreenThreadPoolExecutor
 
 # Before any test module imports it: failed asserts in helpers.py explain themselves.
-pytest.register_assert_rewrite("helpers")
+pytest.register_assert_rewrite("helpers", "policy_rigs")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -23,11 +23,12 @@ import collections
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import eventlet
 import eventlet.semaphore
+import pytest
 from policy_workers import LONG, identity, init_worker, sleep_for, take_token, use_downstream
 
 import greenpool
@@ -208,3 +209,18 @@ def until(predicate: Callable[[], bool], timeout: float = LONG) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{predicate} still false after {timeout} s")
         eventlet.sleep(0.001)
+
+
+@pytest.fixture
+def rigs() -> Iterator[Callable[..., Rig]]:
+    """Make :class:`Rig` s; each is closed (tokens handed out, shut down) after the test."""
+    made: list[Rig] = []
+
+    def factory(kind: str, policy: Any = None, **kwargs: Any) -> Rig:
+        rig = Rig(kind, policy, **kwargs)
+        made.append(rig)
+        return rig
+
+    yield factory
+    for rig in made:
+        rig.close()

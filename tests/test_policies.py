@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -49,23 +49,11 @@ from greenpool.rejection import (
 
 pytestmark = pytest.mark.timeout(30)
 
+#: The ``rigs`` fixture, shared with the other policy tests.
+pytest_plugins = ["policy_rigs"]
+
 NAN = math.nan
 INF = math.inf
-
-
-@pytest.fixture
-def rigs() -> Iterator[Callable[..., Rig]]:
-    """Make :class:`Rig` s; each is closed (tokens handed out, shut down) after the test."""
-    made: list[Rig] = []
-
-    def factory(kind: str, policy: Any = None, **kwargs: Any) -> Rig:
-        rig = Rig(kind, policy, **kwargs)
-        made.append(rig)
-        return rig
-
-    yield factory
-    for rig in made:
-        rig.close()
 
 
 class Submitter:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import eventlet
@@ -26,20 +26,8 @@ from greenpool.rejection import block_when_reached, reject_when_reached
 
 pytestmark = pytest.mark.timeout(30)
 
-
-@pytest.fixture
-def rigs() -> Iterator[Callable[..., Rig]]:
-    """Make :class:`Rig` s; each is closed (tokens handed out, shut down) after the test."""
-    made: list[Rig] = []
-
-    def factory(kind: str, policy: Any = None, **kwargs: Any) -> Rig:
-        rig = Rig(kind, policy, **kwargs)
-        made.append(rig)
-        return rig
-
-    yield factory
-    for rig in made:
-        rig.close()
+#: The ``rigs`` fixture, shared with the other policy tests.
+pytest_plugins = ["policy_rigs"]
 
 
 class Heard:
