@@ -172,7 +172,10 @@ class AdaptiveLimit(Policy):
         if baseline > 0.0 and mean > baseline * (1.0 + self.tolerance):
             in_flight = self._in_flight_total / self._count
             limit = min(limit, in_flight * baseline / mean)
-        elif self._most_in_flight >= PUSHING * limit and not self._queued:
+        elif self._most_in_flight >= max(1, math.floor(PUSHING * self._cap)) and not self._queued:
+            # Judged against the limit submits are held to (the rounded one):
+            # against the fractional one, a limit such as 2.4 (held at 2)
+            # could never be pushed against, and so never grow.
             limit += max(1.0, GROWTH * limit)
         self._limit = limit = min(float(self.max_limit), max(float(self.min_limit), limit))
         self._cap = max(self.min_limit, round(limit))
