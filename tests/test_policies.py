@@ -1190,3 +1190,47 @@ def test_random_submissions_under_random_policies_keep_the_counts_thread(
 ) -> None:
     executor = greenpool.ThreadPoolExecutor(workers, policy)
     bounded(executor, lambda: run_operations(executor, native_call, operations))
+
+
+@pytest.mark.core
+def test_adaptive_limit_grows_again_from_a_fractional_limit_once_the_downstream_recovers() -> None:
+    """A congested window leaves a fractional limit (2.4, say, held at 2); once the downstream
+    has room again the limit must grow from there, not stay pinned below the push threshold."""
+    import eventlet.semaphore
+
+    policy = AdaptiveLimit(initial=20, min_limit=1, max_limit=50)
+    executor = greenpool.GreenThreadPoolExecutor(100, check_and_reject=policy)
+    slots: list[Any] = [eventlet.semaphore.Semaphore(2)]  # Capacity 2, then unbounded.
+
+    def call() -> None:
+        slot = slots[0]
+        if slot is None:
+            eventlet.sleep(0.01)
+            return
+        with slot:
+            eventlet.sleep(0.01)
+
+    def offer(seconds: float) -> None:
+        end = eventlet.hubs.get_hub().clock() + seconds
+        clients = eventlet.GreenPool(10_000)
+        while eventlet.hubs.get_hub().clock() < end:
+            for _ in range(5):
+                clients.spawn_n(lambda: _quietly(executor, call))
+            eventlet.sleep(0.002)
+        clients.waitall()
+
+    try:
+        offer(1.5)
+        assert policy.limit <= 4, policy  # Learnt the small capacity.
+        slots[0] = None
+        offer(1.5)
+        assert policy.limit >= 10, policy
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _quietly(executor: Any, call: Callable[[], None]) -> None:
+    try:
+        executor.submit(call).result()
+    except RejectedSubmission:
+        pass
