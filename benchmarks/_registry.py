@@ -19,6 +19,12 @@ module listed there)::
         from greenpool import GreenThreadPoolExecutor  # import lazily, see below
         ...
 
+A workload that one figure per implementation cannot describe (a table of
+rows, each with several figures and targets of its own) is a *suite* instead:
+a group with a runner of its own, registered with :func:`suite`, whose
+``run(quick)`` measures everything (each part in processes of its own) and
+returns a :class:`SuiteReport` that the runner prints beside the cases.
+
 Case modules are imported by the runner to read the cases, so they must import
 nothing heavy at module level: no eventlet (it warns on import), no greenpool
 backend still being written. An implementation whose lazy import raises
@@ -30,6 +36,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Modules that define cases, imported in this order; their cases print in this order.
 CASE_MODULES = (
@@ -39,6 +46,7 @@ CASE_MODULES = (
     "benchmarks.delayed_cases",
     "benchmarks.process_cases",
     "benchmarks.periodic_cases",
+    "benchmarks.overload_cases",
 )
 
 Measure = Callable[[int], float]
@@ -173,3 +181,60 @@ def all_cases() -> dict[str, Case]:
     for module in CASE_MODULES:
         importlib.import_module(module)
     return dict(_cases)
+
+
+# -- suites: groups with a runner and a report of their own ----------------------
+
+
+@dataclass(frozen=True)
+class SuiteCheck:
+    """One target of a suite, already judged: what it asks, what was measured, the result."""
+
+    text: str
+    measured: str
+    bound: str
+    #: PASS, MISS, or n/a (what it needs was not measured).
+    result: str
+
+
+@dataclass
+class SuiteReport:
+    """What a suite's runner returns: its table, its judged targets, its data for ``--json``."""
+
+    lines: list[str]
+    checks: list[SuiteCheck]
+    markdown: str
+    data: dict[str, Any]
+    #: Parts that could not be measured; any makes the run's exit status 1.
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A group measured and reported by its own runner; ``run(quick)`` -> :class:`SuiteReport`."""
+
+    name: str
+    title: str
+    run: Callable[[bool], SuiteReport]
+
+
+_suites: dict[str, Suite] = {}
+
+
+def suite(name: str, *, title: str) -> Callable[[Callable[[bool], SuiteReport]], Suite]:
+    """Decorator: register ``run(quick) -> SuiteReport`` as the suite (and group) ``name``."""
+
+    def register(run: Callable[[bool], SuiteReport]) -> Suite:
+        if name in _suites or name in _cases:
+            raise ValueError(f"a case or suite named {name!r} is already registered")
+        new = Suite(name, title, run)
+        _suites[name] = new
+        return new
+
+    return register
+
+
+def all_suites() -> dict[str, Suite]:
+    """Every registered suite, by name, in registration order (imports :data:`CASE_MODULES`)."""
+    all_cases()
+    return dict(_suites)

@@ -1,7 +1,8 @@
 """Run the benchmark suite and report medians, ratios against greenpool, and the targets.
 
-    python -m benchmarks [--case NAME_OR_GROUP ...] [--rounds N] [--quick]
-                         [--json PATH] [--markdown PATH] [--list] [--timeout SECONDS]
+    python -m benchmarks [NAME_OR_GROUP ...] [--case NAME_OR_GROUP ...] [--rounds N]
+                         [--quick] [--json PATH] [--markdown PATH] [--list]
+                         [--timeout SECONDS]
 
 Each (case, implementation) measurement runs in a fresh interpreter
 (:mod:`benchmarks._worker`), so none inherits another's imports, hub, warm
@@ -14,6 +15,11 @@ landing on whichever always runs last.
 Every figure is lower-is-better. A case's ratios are ``other / greenpool`` of
 the medians, so ``futurist / greenpool = 5.3x`` means greenpool takes a fifth
 of futurist's time (or memory). Targets are checked on the same medians.
+
+A *suite* (``overload``) is a group with a runner and a table of its own
+(:class:`benchmarks._registry.Suite`): it is selected like a group, runs
+once (``--rounds`` does not apply), after the cases, and its targets count
+in the same tally.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -35,7 +42,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __package__ in (None, ""):  # Run as ``python benchmarks/run.py``.
     sys.path.insert(0, ROOT)
 
-from benchmarks._registry import Case, Implementation, Target, all_cases  # noqa: E402
+from benchmarks._registry import (  # noqa: E402
+    Case,
+    Implementation,
+    Suite,
+    SuiteReport,
+    Target,
+    all_cases,
+    all_suites,
+)
 from benchmarks._worker import RESULT_PREFIX  # noqa: E402
 
 DEFAULT_ROUNDS = 5
@@ -267,7 +282,9 @@ def environment() -> dict[str, object]:
     }
 
 
-def describe_environment(env: dict[str, object], rounds: int, quick: bool) -> list[str]:
+def describe_environment(
+    env: dict[str, object], rounds: int, quick: bool, cases: bool = True
+) -> list[str]:
     versions = env["versions"]
     assert isinstance(versions, dict)
     cpus = f"{env['cpus']} CPUs"
@@ -278,19 +295,29 @@ def describe_environment(env: dict[str, object], rounds: int, quick: bool) -> li
         greenpool += f" ({env['commit']})"
     others = ", ".join(f"{k} {v}" for k, v in versions.items() if k != "greenpool" and v)
     load = env["load_average"]
+    if cases:
+        how = (
+            f"median of {rounds} round{'s' if rounds != 1 else ''}, each measurement in a fresh"
+            " interpreter; lower is better"
+        )
+    else:
+        how = "each suite runs once, every part in processes of its own"
     return [
         f"{env['python_implementation']} {env['python']} on {env['platform']}, {cpus}, "
         f"{env['date']}" + (f", load average {load[0]}" if isinstance(load, list) else ""),
         f"{greenpool}; {others}",
-        f"median of {rounds} round{'s' if rounds != 1 else ''}, each measurement in a fresh"
-        " interpreter; lower is better" + ("; QUICK run (smaller n)" if quick else ""),
+        how + ("; QUICK run (smaller n)" if quick else ""),
     ]
 
 
 # -- reporting ---------------------------------------------------------------
 
 
-def text_report(results: list[CaseResult], header: list[str]) -> str:
+def text_report(
+    results: list[CaseResult],
+    header: list[str],
+    suites: Sequence[tuple[Suite, SuiteReport]] = (),
+) -> str:
     lines = ["greenpool benchmarks", *header, ""]
     for result in results:
         case = result.case
@@ -320,15 +347,32 @@ def text_report(results: list[CaseResult], header: list[str]) -> str:
                 f" (needs {check.target.bound()})  {check.result}"
             )
         lines.append("")
+    for suite, report in suites:
+        lines.append(f"== {suite.name}: {suite.title}")
+        lines += [f"   {line}" if line else "" for line in report.lines]
+        for suite_check in report.checks:
+            lines.append(
+                f"   target: {suite_check.text}: {suite_check.measured}"
+                f" (needs {suite_check.bound})  {suite_check.result}"
+            )
+        lines += [f"   error: {error}" for error in report.errors]
+        lines.append("")
     tally = [check.result for result in results for check in result.checks()]
+    tally += [check.result for _, report in suites for check in report.checks]
     if tally:
         counts = ", ".join(f"{tally.count(r)} {r}" for r in ("PASS", "MISS", "n/a") if r in tally)
         lines.append(f"targets: {counts}")
     return "\n".join(lines)
 
 
-def markdown_report(results: list[CaseResult], header: list[str]) -> str:
+def markdown_report(
+    results: list[CaseResult],
+    header: list[str],
+    suites: Sequence[tuple[Suite, SuiteReport]] = (),
+) -> str:
     lines = ["_" + "; ".join(header) + "._", ""]
+    if not results:
+        return "\n".join(lines + [report.markdown for _, report in suites])
     lines += [
         "| Case | Implementation | Median | Min .. max | vs greenpool |",
         "| --- | --- | ---: | ---: | ---: |",
@@ -358,11 +402,17 @@ def markdown_report(results: list[CaseResult], header: list[str]) -> str:
         for case, check in checks:
             measured = check.measured(case.unit)
             lines.append(f"| {case.name} | {check.target.text} | {measured} | {check.result} |")
+    for _, report in suites:
+        lines += ["", report.markdown.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
 def json_report(
-    results: list[CaseResult], env: dict[str, object], rounds: int, quick: bool
+    results: list[CaseResult],
+    env: dict[str, object],
+    rounds: int,
+    quick: bool,
+    suites: Sequence[tuple[Suite, SuiteReport]] = (),
 ) -> dict[str, object]:
     cases = []
     for result in results:
@@ -402,24 +452,54 @@ def json_report(
                 ],
             }
         )
-    return {"environment": env, "rounds": rounds, "quick": quick, "cases": cases}
+    suite_data = [
+        {
+            "name": suite.name,
+            "title": suite.title,
+            "data": report.data,
+            "targets": [
+                {"text": c.text, "measured": c.measured, "bound": c.bound, "result": c.result}
+                for c in report.checks
+            ],
+            "errors": report.errors,
+        }
+        for suite, report in suites
+    ]
+    return {
+        "environment": env,
+        "rounds": rounds,
+        "quick": quick,
+        "cases": cases,
+        "suites": suite_data,
+    }
 
 
 # -- the command line --------------------------------------------------------
 
 
-def select(cases: dict[str, Case], wanted: list[str] | None) -> list[Case]:
+def select(
+    cases: dict[str, Case], wanted: list[str] | None, suites: dict[str, Suite] | None = None
+) -> tuple[list[Case], list[Suite]]:
+    """The cases and suites ``wanted`` names (cases, groups, suites); all of them by default."""
+    suites = suites or {}
     if not wanted:
-        return list(cases.values())
+        return list(cases.values()), list(suites.values())
     names = [name for item in wanted for name in item.split(",") if name]
-    unknown = [n for n in names if n not in cases and all(c.group != n for c in cases.values())]
+    unknown = [
+        n
+        for n in names
+        if n not in cases and n not in suites and all(c.group != n for c in cases.values())
+    ]
     if unknown:
-        groups = sorted({c.group for c in cases.values()})
+        groups = sorted({c.group for c in cases.values()} | set(suites))
         raise SystemExit(
             f"unknown case {', '.join(unknown)}; cases: {', '.join(cases)}; groups: "
             f"{', '.join(groups)}"
         )
-    return [c for c in cases.values() if c.name in names or c.group in names]
+    return (
+        [c for c in cases.values() if c.name in names or c.group in names],
+        [s for s in suites.values() if s.name in names],
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -428,11 +508,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="greenpool against futurist, eventlet, the stdlib and multiprocessing.",
     )
     parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="cases or groups to run, as --case takes them (python -m benchmarks overload)",
+    )
+    parser.add_argument(
         "--case",
         action="append",
         metavar="NAME",
-        help="a case or group (green, thread, process) to run; repeat or comma-separate;"
-        " default: all",
+        help="a case or group (green, thread, process, overload, ...) to run; repeat or"
+        " comma-separate; default: all",
     )
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="default: %(default)s")
     parser.add_argument("--quick", action="store_true", help="smaller n, for a smoke run")
@@ -446,6 +532,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
+    args.case = [*args.names, *(args.case or [])] or None
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
@@ -454,30 +541,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cases = all_cases()
+    suites = all_suites()
     if args.list:
         for case in cases.values():
             impls = ", ".join(case.implementations)
             print(f"{case.name:<15} [{case.group}] {case.describe(case.n)}\n{'':<16}{impls}")
+        for suite in suites.values():
+            print(f"{suite.name:<15} [{suite.name}] {suite.title}\n{'':<16}a suite: its own table")
         return 0
-    selected = select(cases, args.case)
+    selected, selected_suites = select(cases, args.case, suites)
     env = environment()
-    header = describe_environment(env, args.rounds, args.quick)
+    header = describe_environment(env, args.rounds, args.quick, cases=bool(selected))
     print("\n".join(header), file=sys.stderr, flush=True)
     outcomes = run_rounds(selected, args.rounds, args.quick, args.timeout)
     results = [
         CaseResult(case, case.quick_n if args.quick else case.n, outcomes[case.name])
         for case in selected
     ]
-    print(text_report(results, header), flush=True)
+    reports = [(suite, suite.run(args.quick)) for suite in selected_suites]
+    print(text_report(results, header, reports), flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(json_report(results, env, args.rounds, args.quick), f, indent=2)
+            json.dump(json_report(results, env, args.rounds, args.quick, reports), f, indent=2)
             f.write("\n")
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
-            f.write(markdown_report(results, header))
+            f.write(markdown_report(results, header, reports))
     errors = [o for outcomes_ in outcomes.values() for o in outcomes_ if o.error is not None]
-    return 1 if errors else 0
+    suite_errors = [error for _, report in reports for error in report.errors]
+    return 1 if errors or suite_errors else 0
 
 
 if __name__ == "__main__":
