@@ -415,8 +415,8 @@ class TrialResult:
 
     @property
     def steady_after(self) -> float:
-        """Where steady state begins: after :data:`STEADY_AFTER`, or at once in a short run."""
-        return STEADY_AFTER if self.trial.seconds > 2 * STEADY_AFTER else 0.0
+        """Where steady state begins: after :data:`STEADY_AFTER`; at once in a run under 2 s."""
+        return STEADY_AFTER if self.trial.seconds >= 2 * STEADY_AFTER else 0.0
 
     def p(self, share: float) -> float:
         """A percentile of the accepted (200) requests' latency in steady state, seconds."""
@@ -676,7 +676,10 @@ def main(argv: list[str] | None = None) -> int:
         "--loads", default="1,2,4", help="multiples of capacity (default: %(default)s)"
     )
     parser.add_argument(
-        "--seconds", type=float, default=5.0, help="of arrivals per run (default: %(default)s)"
+        "--seconds",
+        type=float,
+        default=5.0,
+        help="of arrivals per run; steady state (after 1 s) needs 2 or more (default: %(default)s)",
     )
     parser.add_argument(
         "--capacity", type=int, default=CAPACITY, help="the downstream's C (default: %(default)s)"
