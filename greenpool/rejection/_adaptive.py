@@ -15,7 +15,11 @@ work on the submit path beyond one comparison):
   the current limit (about one round trip of every call in flight), and at
   least :data:`MIN_WINDOW`.
 
-At the end of each window:
+A window counts only calls that *started* after the limit last changed
+(a call's start is its end less its run time): the calls still finishing
+after a cut ran beside the many that were in flight before it, and
+counting them would cut again, below the capacity, for a congestion
+already dealt with. At the end of each window:
 
 * If the mean exceeds ``baseline * (1 + tolerance)`` the downstream is
   queueing, and the limit becomes ``in_flight * baseline / mean``: by
@@ -24,7 +28,9 @@ At the end of each window:
   the gradient rule (``limit * gradient``) with the actual number in flight
   in place of the limit, and without Netflix's added ``sqrt(limit)`` queue
   allowance and 1.5x default tolerance, which together settle 1.5 to 2
-  times above the capacity.
+  times above the capacity. As in Netflix's rule, one window cuts the
+  limit by at most half: a stall of the whole process (a hub blocked, the
+  process descheduled) makes every call in flight look slow at once.
 * Otherwise, if the window's calls pushed against the limit (the number in
   flight reached nine tenths of it) and never queued for a worker (the pool,
   not the limit, would then be what bounds them), the limit grows by a
@@ -45,6 +51,7 @@ from typing import Any
 
 from greenpool import _native
 from greenpool._errors import RejectedSubmission
+from greenpool._workitem import now
 from greenpool.rejection._policy import Policy, check_limit
 
 #: The fewest finished calls that make a window.
@@ -56,6 +63,8 @@ BASELINE_DRIFT = 0.001
 PUSHING = 0.9
 #: How much the limit grows per uncongested window that pushed against it.
 GROWTH = 0.1
+#: The most one window may cut the limit by, as a share of it.
+MOST_CUT = 0.5
 
 
 class AdaptiveLimit(Policy):
@@ -101,6 +110,8 @@ class AdaptiveLimit(Policy):
         self._cap = initial
         self.baseline: float | None = None
         self._lock = _native.allocate_lock()
+        # When the limit last changed: calls started before then are not samples.
+        self._changed_at = -math.inf
         self._new_window()
 
     def __repr__(self) -> str:
@@ -141,6 +152,8 @@ class AdaptiveLimit(Policy):
             # Cancelled or refused: never reached the downstream. (Nothing
             # that did takes no time at all; a zero would pin the baseline.)
             return
+        if now() - runtime < self._changed_at:
+            return  # Started before the limit last changed (see the module docstring).
         executor = self._executor_of_samples()
         if executor is None:
             return
@@ -171,12 +184,15 @@ class AdaptiveLimit(Policy):
         limit = self._limit
         if baseline > 0.0 and mean > baseline * (1.0 + self.tolerance):
             in_flight = self._in_flight_total / self._count
-            limit = min(limit, in_flight * baseline / mean)
+            limit = min(limit, max(in_flight * baseline / mean, (1.0 - MOST_CUT) * limit))
         elif self._most_in_flight >= max(1, math.floor(PUSHING * self._cap)) and not self._queued:
             # Judged against the limit submits are held to (the rounded one):
             # against the fractional one, a limit such as 2.4 (held at 2)
             # could never be pushed against, and so never grow.
             limit += max(1.0, GROWTH * limit)
-        self._limit = limit = min(float(self.max_limit), max(float(self.min_limit), limit))
-        self._cap = max(self.min_limit, round(limit))
+        limit = min(float(self.max_limit), max(float(self.min_limit), limit))
+        cap = max(self.min_limit, round(limit))
+        if cap != self._cap:
+            self._changed_at = now()
+        self._limit, self._cap = limit, cap
         self._new_window()
