@@ -27,8 +27,8 @@ already dealt with. At the end of each window:
   would sustain at its unloaded run time, which is its capacity. This is
   the gradient rule (``limit * gradient``) with the actual number in flight
   in place of the limit, and without Netflix's added ``sqrt(limit)`` queue
-  allowance and 1.5x default tolerance, which together settle 1.5 to 2
-  times above the capacity. As in Netflix's rule, one window cuts the
+  allowance and 1.5x default tolerance, which together (issue 10 reports)
+  settle 1.5 to 2 times above the capacity. As in Netflix's rule, one window cuts the
   limit by at most half: a stall of the whole process (a hub blocked, the
   process descheduled) makes every call in flight look slow at once.
 * Otherwise, if the window's calls pushed against the limit (the number in
