@@ -96,6 +96,24 @@ class Submitter:
         return self.outcome
 
 
+class Admissions:
+    """The last policy of a chain: records, in order, which known submitter got in.
+
+    A submitter is known by its index in ``who`` (its greenlet, green or a
+    native thread's main one, to its index), which :class:`Submitter` fills.
+    """
+
+    def __init__(self) -> None:
+        self.order: list[int] = []
+        self.who: dict[Any, int] = {}
+
+    def __call__(self, executor: Any, backlog: int) -> None:
+        # Last in the chain: runs exactly when the policies before it let a submit in.
+        index = self.who.get(getcurrent())
+        if index is not None:
+            self.order.append(index)
+
+
 def attempt(rig: Rig, count: int) -> tuple[list[Any], list[RejectedSubmission]]:
     """Submit ``count`` token calls (fast calls on the synchronous executor); sort the outcomes."""
     accepted: list[Any] = []
@@ -530,15 +548,8 @@ def test_block_when_reached_waits_for_room_then_accepts(
 def test_block_when_reached_admits_green_and_native_waiters_in_arrival_order(
     rigs: Callable[..., Rig], kind: str
 ) -> None:
-    admitted: list[int] = []
-    who: dict[Any, int] = {}
-
-    def record(executor: Any, backlog: int) -> None:
-        # Last in the chain: runs exactly when block_when_reached has let a submit in.
-        index = who.get(getcurrent())
-        if index is not None:
-            admitted.append(index)
-
+    record = Admissions()
+    admitted, who = record.order, record.who
     policy = block_when_reached(1)
     rig = rigs(kind, chain(policy, record))
     rig.hold(3)  # Two running, one waiting for a worker.
@@ -562,14 +573,8 @@ def test_a_newcomer_does_not_overtake_a_waiter_woken_for_room(
 ) -> None:
     """Room appears (a queued call is cancelled) and, before the woken waiter runs, another
     submit comes: it must queue behind the waiter, not take the room."""
-    admitted: list[int] = []
-    who: dict[Any, int] = {}
-
-    def record(executor: Any, backlog: int) -> None:
-        index = who.get(getcurrent())
-        if index is not None:
-            admitted.append(index)
-
+    record = Admissions()
+    admitted, who = record.order, record.who
     policy = block_when_reached(1)
     rig = rigs(kind, chain(policy, record))
     rig.hold(3)
