@@ -121,9 +121,8 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         self._done_listeners = _signals.Listeners()
         self._shutdown_listeners = _signals.Listeners()
         self._arrivals: collections.deque[float] | None = None
-        attach = getattr(check_and_reject, "attach", None)
-        if isinstance(check_and_reject, Policy) and attach is not None:
-            attach(self)
+        if isinstance(check_and_reject, Policy):
+            check_and_reject.attach(self)  # Registers for the signals it needs.
 
     # -- what users read -------------------------------------------------
 
@@ -188,10 +187,11 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
 
         ``runtime`` is the call's run time in seconds, or ``None`` for a call
         that never ran (cancelled before it started, or refused by a broken
-        pool or one that could not send it). It runs in whichever thread ended the
-        call (a worker, the process pool's manager thread, a canceller), after
-        the future resolved, outside every lock; it must be quick. An
-        exception it raises is logged. For policies: see :mod:`greenpool.rejection`.
+        pool or one that could not send it). It runs in whichever thread
+        ended the call (a worker, the process pool's manager thread, a
+        canceller), after the future resolved, outside every lock; it must be
+        quick. An exception it raises is logged. For policies: see
+        :mod:`greenpool.rejection`.
         """
         self._gatherer.on_call_end = self._done_listeners.add(listener)
 
@@ -219,10 +219,10 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         if not callable(fn):
             raise TypeError(f"{fn!r} is not callable")
         # The lock is taken and released with one C call each (see
-        # greenpool._parking.Lock), explicitly
-        # on each way out rather than by try/finally or ``with``: a rejected
-        # submit is the hot path of an overloaded service, and each exception
-        # handler it passes through costs as much as the rest of the submit.
+        # greenpool._parking.Lock), explicitly on each way out rather than by
+        # try/finally or ``with``: a rejected submit is the hot path of an
+        # overloaded service, and each exception handler it passes through
+        # costs as much as the rest of the submit.
         try:
             self._take_lock()
         except _parking.Held:

@@ -211,7 +211,7 @@ class Gatherer:
 
     def __init__(self) -> None:
         self._reset()
-        #: Called as ``on_call_end(runtime)`` (``None`` for a cancelled call)
+        #: Called as ``on_call_end(runtime)`` (``None`` for a call that never ran)
         #: once each accepted call has ended and its future resolved, outside
         #: every lock; ``None`` when nobody listens. See :mod:`greenpool._signals`.
         self.on_call_end: Callable[[float | None], None] | None = None
