@@ -23,7 +23,8 @@ from greenpool._delayed_mixins import (
 from greenpool._errors import CallTimeoutError, RejectedSubmission
 from greenpool._executor import Executor
 from greenpool._future import Future, GreenFuture
-from greenpool._statistics import ExecutorStatistics
+from greenpool._live import executors
+from greenpool._statistics import ExecutorStatistics, StatisticsRates
 from greenpool._workitem import WorkItem
 from greenpool.dynamic import DynamicThreadPoolExecutor
 from greenpool.green import GreenThreadPoolExecutor
@@ -70,11 +71,13 @@ __all__ = [
     "GreenThreadPoolExecutor",
     "ProcessPoolExecutor",
     "RejectedSubmission",
+    "StatisticsRates",
     "SynchronousExecutor",
     "ThreadPoolExecutor",
     "TimeoutError",
     "WorkItem",
     "WorkerLostError",
+    "executors",
     "periodics",
     "rejection",
     "waiters",

@@ -44,7 +44,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
-from greenpool import _parking, _signals
+from greenpool import _live, _parking, _signals
 from greenpool._delayed import DelayedCall, DelayedCalls
 from greenpool._errors import RejectedSubmission, WaitForRoom
 from greenpool._executor_delayed import DelayedSubmission
@@ -121,6 +121,7 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         self._done_listeners = _signals.Listeners()
         self._shutdown_listeners = _signals.Listeners()
         self._arrivals: collections.deque[float] | None = None
+        _live.add(self)  # greenpool.executors() lists it while it lives.
         if isinstance(check_and_reject, Policy):
             check_and_reject.attach(self)  # Registers for the signals it needs.
 
@@ -143,7 +144,7 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
     @property
     def statistics(self) -> ExecutorStatistics:
         """A consistent, immutable snapshot of what this executor has done."""
-        return self._gatherer.snapshot()
+        return self._gatherer.snapshot(self._max_workers)
 
     @property
     def backlog(self) -> int:
@@ -158,6 +159,11 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
     @property
     def num_workers(self) -> int:
         """Workers that exist now, busy or idle."""
+        raise NotImplementedError
+
+    @property
+    def idle_workers(self) -> int:
+        """Workers that exist now and have no call to run (0 on the synchronous executor)."""
         raise NotImplementedError
 
     # -- what policies read (see greenpool._signals) ---------------------

@@ -21,81 +21,20 @@ grow with the number of calls, and percentiles are exact to within 1/16
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 from greenpool._future import STATE_LOCK
-
-# Buckets cover 2**-24 s (60 ns) .. 2**14 s (4.5 h). Shorter durations count in
-# the first bucket, longer ones in an overflow bucket past the last; a
-# percentile that falls there is capped at the exact maximum.
-_SUB_BUCKETS = 16
-_MIN_EXPONENT = -23
-_MAX_EXPONENT = 15
-_NUM_BUCKETS = (_MAX_EXPONENT - _MIN_EXPONENT) * _SUB_BUCKETS
-
-
-def _upper_bound(index: int) -> float:
-    """The exclusive upper bound of bucket ``index``: (16 + sub + 1) / 32 * 2**exponent."""
-    exponent, sub = divmod(index, _SUB_BUCKETS)
-    return math.ldexp((_SUB_BUCKETS + sub + 1) / 32.0, exponent + _MIN_EXPONENT)
-
-
-#: Ascending upper bounds of the buckets. A duration's bucket is the first
-#: whose bound exceeds it, found by one C-level binary search: half the cost
-#: of computing it from ``math.frexp`` in Python, and it is paid twice a call.
-_UPPER_BOUNDS = [_upper_bound(index) for index in range(_NUM_BUCKETS)]
-bucket_of = bisect.bisect_right
-
-
-class LatencyHistogram:
-    """Counts of durations in log-linear buckets; O(1) to record, fixed memory."""
-
-    __slots__ = ("counts",)
-
-    def __init__(self) -> None:
-        #: One count per bucket of :data:`_UPPER_BOUNDS`, and one past the
-        #: last for anything longer. The gatherer increments it directly.
-        self.counts = [0] * (_NUM_BUCKETS + 1)
-
-    @property
-    def count(self) -> int:
-        """How many durations were recorded."""
-        return sum(self.counts)
-
-    def record(self, seconds: float) -> None:
-        self.counts[bucket_of(_UPPER_BOUNDS, seconds)] += 1
-
-    def copy(self) -> LatencyHistogram:
-        clone = LatencyHistogram()
-        clone.counts = self.counts[:]
-        return clone
-
-    def percentiles(self, quantiles: tuple[float, ...], ceiling: float) -> tuple[float, ...]:
-        """Upper bounds of the buckets holding each quantile, capped at ``ceiling``.
-
-        ``quantiles`` must be ascending; with no samples every answer is 0.0.
-        """
-        count = self.count
-        if count == 0:
-            return tuple(0.0 for _ in quantiles)
-        ranks = [max(1, math.ceil(q * count)) for q in quantiles]
-        answers: list[float] = []
-        seen = 0
-        wanted = 0
-        for index, bucket in enumerate(self.counts):
-            if not bucket:
-                continue
-            seen += bucket
-            while wanted < len(ranks) and seen >= ranks[wanted]:
-                answers.append(min(_upper_bound(index), ceiling))
-                wanted += 1
-            if wanted == len(ranks):
-                break
-        return tuple(answers)
+from greenpool._histogram import (
+    NUM_BUCKETS,
+    UPPER_BOUNDS,
+    LatencyHistogram,
+    bucket_of,
+    upper_bound,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +79,17 @@ class ExecutorStatistics:
     #: Delayed calls (``submit_after``) not yet due: not yet submitted, so not
     #: counted in ``submitted`` (nor anywhere else) until they fall due.
     scheduled: int = 0
+    #: The executor's ``max_workers`` when the snapshot was taken, what
+    #: :meth:`rates` divides run time by. Not compared: two snapshots that
+    #: counted the same are equal.
+    max_workers: int = dataclasses.field(default=0, compare=False)
+    #: The bucket counts behind the percentiles, one per bucket of
+    #: :data:`greenpool._histogram.UPPER_BOUNDS` and one past the last
+    #: (empty in a snapshot made by hand): what subtracting two snapshots
+    #: needs for the interval's percentiles, and what an exporter publishes
+    #: as a histogram. Not compared, not in :meth:`as_dict`.
+    runtime_counts: tuple[int, ...] = dataclasses.field(default=(), repr=False, compare=False)
+    wait_counts: tuple[int, ...] = dataclasses.field(default=(), repr=False, compare=False)
 
     @property
     def average_runtime(self) -> float:
@@ -152,11 +102,154 @@ class ExecutorStatistics:
         return self.wait_time / self.started if self.started else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """Every field and average, for logs and JSON."""
-        data = dataclasses.asdict(self)
+        """Every field (but the bucket counts) and average, for logs and JSON."""
+        data = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name not in _BUCKET_FIELDS
+        }
         data["average_runtime"] = self.average_runtime
         data["average_wait_time"] = self.average_wait_time
         return data
+
+    def __sub__(self, earlier: object) -> ExecutorStatistics:
+        """What happened between ``earlier`` and this snapshot, of the same executor.
+
+        Counts and total times are the differences; ``pending``, ``running``,
+        ``scheduled`` and ``max_workers`` are this snapshot's (states, not
+        counts). The interval's percentiles come from the difference of the
+        two snapshots' histograms, and its longest wait and run time are the
+        upper bound of the highest bucket that gained a duration (within
+        6.25 %, and never above this snapshot's maximum). ``ValueError`` if
+        ``earlier`` counted more than this one (a later snapshot, another
+        executor's, or one taken before a ``clear()``).
+        """
+        if not isinstance(earlier, ExecutorStatistics):
+            return NotImplemented
+        counts = {
+            name: getattr(self, name) - getattr(earlier, name)
+            for name in ("failures", "executed", "cancelled", "submitted", "rejected", "started")
+        }
+        if any(value < 0 for value in counts.values()):
+            raise ValueError(
+                "the statistics subtracted counted more than these: not an earlier"
+                " snapshot of the same executor"
+            )
+        runtimes = _difference(self.runtime_counts, earlier.runtime_counts)
+        waits = _difference(self.wait_counts, earlier.wait_counts)
+        max_runtime = _longest(runtimes, self.max_runtime)
+        max_wait_time = _longest(waits, self.max_wait_time)
+        runtime_p50, runtime_p90, runtime_p99 = _percentiles(runtimes, max_runtime)
+        wait_p50, wait_p90, wait_p99 = _percentiles(waits, max_wait_time)
+        return ExecutorStatistics(
+            runtime=max(0.0, self.runtime - earlier.runtime),
+            wait_time=max(0.0, self.wait_time - earlier.wait_time),
+            pending=self.pending,
+            running=self.running,
+            scheduled=self.scheduled,
+            max_workers=self.max_workers,
+            max_runtime=max_runtime,
+            max_wait_time=max_wait_time,
+            runtime_p50=runtime_p50,
+            runtime_p90=runtime_p90,
+            runtime_p99=runtime_p99,
+            wait_p50=wait_p50,
+            wait_p90=wait_p90,
+            wait_p99=wait_p99,
+            runtime_counts=runtimes,
+            wait_counts=waits,
+            **counts,
+        )
+
+    def rates(self, seconds: float) -> StatisticsRates:
+        """These statistics as per-second figures over ``seconds`` (an interval's, usually).
+
+        For ``(later - earlier).rates(later_time - earlier_time)``. ``seconds``
+        must be a finite number above 0.
+        """
+        seconds = check_interval(seconds)
+        workers = self.max_workers
+        return StatisticsRates(
+            seconds=seconds,
+            submitted=self.submitted / seconds,
+            rejected=self.rejected / seconds,
+            executed=self.executed / seconds,
+            failures=self.failures / seconds,
+            cancelled=self.cancelled / seconds,
+            utilisation=self.runtime / seconds / workers if workers > 0 else 0.0,
+            average_runtime=self.average_runtime,
+            average_wait_time=self.average_wait_time,
+            runtime_p99=self.runtime_p99,
+            wait_p99=self.wait_p99,
+            pending=self.pending,
+            running=self.running,
+        )
+
+
+_BUCKET_FIELDS = frozenset({"runtime_counts", "wait_counts"})
+
+
+def _difference(later: tuple[int, ...], earlier: tuple[int, ...]) -> tuple[int, ...]:
+    if not later:
+        return ()
+    if not earlier:
+        return later
+    return tuple(after - before for after, before in zip(later, earlier, strict=True))
+
+
+def _longest(counts: tuple[int, ...], ceiling: float) -> float:
+    """The upper bound of the highest non-empty bucket, at most ``ceiling``; 0.0 if none."""
+    for index in range(len(counts) - 1, -1, -1):
+        if counts[index]:
+            return ceiling if index >= NUM_BUCKETS else min(upper_bound(index), ceiling)
+    return 0.0
+
+
+def _percentiles(counts: tuple[int, ...], ceiling: float) -> tuple[float, ...]:
+    histogram = LatencyHistogram()
+    if counts:
+        histogram.counts = list(counts)
+    return histogram.percentiles(_QUANTILES, ceiling)
+
+
+def check_interval(seconds: object) -> float:
+    """``seconds`` as the length of an interval: a finite real number above 0."""
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+        raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+    value = float(seconds)
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ValueError(f"seconds must be a finite number above 0, got {seconds!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class StatisticsRates:
+    """Statistics over an interval as per-second figures: what :meth:`ExecutorStatistics.rates`
+    returns. Counts are per second; times are in seconds."""
+
+    #: The interval's length.
+    seconds: float
+    submitted: float
+    rejected: float
+    executed: float
+    failures: float
+    cancelled: float
+    #: Run time per second over ``max_workers``: the share of the pool that
+    #: was busy (1.0: every worker ran calls all the time). Near 1.0 with
+    #: calls waiting, the pool is too small; far below it, too big. On the
+    #: synchronous executor, whose callers run their own calls, it can exceed 1.
+    utilisation: float
+    average_runtime: float
+    average_wait_time: float
+    runtime_p99: float
+    wait_p99: float
+    #: As of the end of the interval.
+    pending: int
+    running: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, for logs and JSON."""
+        return dataclasses.asdict(self)
 
 
 _QUANTILES = (0.5, 0.9, 0.99)
@@ -247,7 +340,7 @@ class Gatherer:
         if wait_time > self._max_wait_time:
             self._max_wait_time = wait_time
         # LatencyHistogram.record, inlined: this runs twice per call.
-        self._waits.counts[bucket_of(_UPPER_BOUNDS, wait_time)] += 1
+        self._waits.counts[bucket_of(UPPER_BOUNDS, wait_time)] += 1
 
     def finished_locked(self, runtime: float, failed: bool) -> None:
         """A running call finished, raising an exception if ``failed``."""
@@ -260,7 +353,7 @@ class Gatherer:
         self._runtime += runtime
         if runtime > self._max_runtime:
             self._max_runtime = runtime
-        self._runtimes.counts[bucket_of(_UPPER_BOUNDS, runtime)] += 1
+        self._runtimes.counts[bucket_of(UPPER_BOUNDS, runtime)] += 1
 
     @property
     def scheduled(self) -> int:
@@ -282,7 +375,7 @@ class Gatherer:
         finally:
             STATE_LOCK.release()
 
-    def snapshot(self) -> ExecutorStatistics:
+    def snapshot(self, max_workers: int = 0) -> ExecutorStatistics:
         STATE_LOCK.acquire()
         try:
             runtimes = self._runtimes.copy()
@@ -326,4 +419,7 @@ class Gatherer:
             wait_p99=wait_p99,
             started=started,
             scheduled=scheduled,
+            max_workers=max_workers,
+            runtime_counts=tuple(runtimes.counts),
+            wait_counts=tuple(waits.counts),
         )

@@ -89,6 +89,11 @@ class GreenThreadPoolExecutor(Executor):
     def num_workers(self) -> int:
         return len(self._workers)
 
+    @property
+    def idle_workers(self) -> int:
+        """Green threads parked for work, none handed a call."""
+        return len(self._idle)
+
     # -- backend hooks ---------------------------------------------------
 
     def _start(self, item: WorkItem) -> bool:

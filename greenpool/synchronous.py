@@ -60,6 +60,10 @@ class SynchronousExecutor(Executor):
     def num_workers(self) -> int:
         return 0
 
+    @property
+    def idle_workers(self) -> int:
+        return 0
+
     def restart(self) -> None:
         """Accept work again after ``shutdown``, with statistics cleared (as futurist)."""
         if self._shut_down:

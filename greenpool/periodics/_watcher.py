@@ -11,7 +11,7 @@ long after the time its schedule gave it the run actually started (time in
 the worker's queue, then in the executor's). A periodic worker that cannot
 keep up shows it here first, long before anyone notices callables running
 less often than asked. Lateness goes into a fixed-memory
-:class:`~greenpool._statistics.LatencyHistogram`, the executors' own, so
+:class:`~greenpool._histogram.LatencyHistogram`, the executors' own, so
 p50/p90/p99 cost O(1) per run whatever the uptime.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from greenpool._statistics import LatencyHistogram
+from greenpool._histogram import LatencyHistogram
 
 _QUANTILES = (0.5, 0.9, 0.99)
 

@@ -135,6 +135,11 @@ class Manager:
         return len(self._workers)
 
     @property
+    def idle_workers(self) -> int:
+        """Workers holding no call; read from any thread (a copy of the manager's dict)."""
+        return sum(1 for worker in list(self._workers.values()) if not worker.held)
+
+    @property
     def broken(self) -> str | None:
         """Why the pool takes no more calls, or None."""
         return self._broken

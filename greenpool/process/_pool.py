@@ -106,6 +106,11 @@ class ProcessPoolExecutor(Executor):
         return self._manager.num_workers
 
     @property
+    def idle_workers(self) -> int:
+        """Worker processes that hold no call (started or not)."""
+        return self._manager.idle_workers
+
+    @property
     def mp_context(self) -> Any:
         """The multiprocessing context that starts the workers."""
         return self._mp_context
