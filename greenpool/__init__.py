@@ -24,6 +24,7 @@ from greenpool._errors import CallTimeoutError, RejectedSubmission
 from greenpool._executor import Executor
 from greenpool._future import Future, GreenFuture
 from greenpool._live import executors
+from greenpool._report import Reporter, report_every
 from greenpool._statistics import ExecutorStatistics, StatisticsRates
 from greenpool._workitem import WorkItem
 from greenpool.dynamic import DynamicThreadPoolExecutor
@@ -71,6 +72,7 @@ __all__ = [
     "GreenThreadPoolExecutor",
     "ProcessPoolExecutor",
     "RejectedSubmission",
+    "Reporter",
     "StatisticsRates",
     "SynchronousExecutor",
     "ThreadPoolExecutor",
@@ -80,5 +82,6 @@ __all__ = [
     "executors",
     "periodics",
     "rejection",
+    "report_every",
     "waiters",
 ]
