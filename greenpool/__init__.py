@@ -43,6 +43,12 @@ _LAZY = {"ProcessPoolExecutor": "greenpool.process", "WorkerLostError": "greenpo
 
 
 def __getattr__(name: str) -> Any:
+    if name == "prometheus":  # An optional extra's module: imported only when asked for.
+        import importlib
+
+        module = importlib.import_module("greenpool.prometheus")
+        globals()[name] = module
+        return module
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'greenpool' has no attribute {name!r}")
