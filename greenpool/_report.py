@@ -25,7 +25,8 @@ import weakref
 from typing import Any
 
 from greenpool import _live, _native, _parking
-from greenpool._statistics import ExecutorStatistics, check_interval
+from greenpool._statistics import ExecutorStatistics
+from greenpool._timeouts import span_seconds
 from greenpool._workitem import now
 
 LOGGER = logging.getLogger("greenpool.report")
@@ -115,7 +116,7 @@ def report_every(
     ``seconds`` must be a finite number above 0 (``TypeError``/``ValueError``
     otherwise, and nothing is started).
     """
-    interval = check_interval(seconds)
+    interval = span_seconds(seconds, "seconds")
     if logger is not None and not isinstance(logger, logging.Logger):
         raise TypeError(f"logger must be a logging.Logger or None, got {logger!r}")
     if isinstance(level, bool) or not isinstance(level, int):

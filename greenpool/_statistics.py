@@ -22,8 +22,6 @@ grow with the number of calls, and percentiles are exact to within 1/16
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +33,7 @@ from greenpool._histogram import (
     bucket_of,
     upper_bound,
 )
+from greenpool._timeouts import span_seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +166,7 @@ class ExecutorStatistics:
         For ``(later - earlier).rates(later_time - earlier_time)``. ``seconds``
         must be a finite number above 0.
         """
-        seconds = check_interval(seconds)
+        seconds = span_seconds(seconds, "seconds")
         workers = self.max_workers
         return StatisticsRates(
             seconds=seconds,
@@ -210,16 +209,6 @@ def _percentiles(counts: tuple[int, ...], ceiling: float) -> tuple[float, ...]:
     if counts:
         histogram.counts = list(counts)
     return histogram.percentiles(_QUANTILES, ceiling)
-
-
-def check_interval(seconds: object) -> float:
-    """``seconds`` as the length of an interval: a finite real number above 0."""
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
-        raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
-    value = float(seconds)
-    if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"seconds must be a finite number above 0, got {seconds!r}")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)

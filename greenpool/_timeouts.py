@@ -84,3 +84,18 @@ def delay_seconds(delay: object, name: str = "delay") -> float:
     if seconds < 0.0 or seconds == math.inf:
         raise ValueError(f"{name} must be a finite, non-negative number of seconds, got {delay!r}")
     return seconds
+
+
+def span_seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """A finite length of time above 0 (or at 0 with ``allow_zero``).
+
+    For what has no meaning as "for ever": a policy's ``target``,
+    ``interval`` or wait ``timeout``, the interval of ``rates()`` or of
+    ``report_every``. Infinite, NaN, negative (or 0): ``ValueError``;
+    anything but a real number: ``TypeError``.
+    """
+    seconds = _seconds(value, name, "a number of seconds")
+    if seconds == math.inf or seconds < 0.0 or (seconds == 0.0 and not allow_zero):
+        bound = "at least 0" if allow_zero else "above 0"
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
+    return seconds

@@ -26,8 +26,9 @@ from greenlet import getcurrent
 
 from greenpool import _native, _parking
 from greenpool._errors import RejectedSubmission, WaitForRoom
+from greenpool._timeouts import span_seconds
 from greenpool._workitem import now
-from greenpool.rejection._policy import Policy, check_limit, check_seconds
+from greenpool.rejection._policy import Policy, check_limit
 
 
 class _Entry:
@@ -55,7 +56,7 @@ class BlockWhenReached(Policy):
         if isinstance(timeout, float) and timeout == math.inf:
             timeout = None  # Waits as long as it takes, as None does.
         if timeout is not None:
-            timeout = check_seconds("timeout", timeout, allow_zero=True)
+            timeout = span_seconds(timeout, "timeout", allow_zero=True)
         self.timeout: float | None = timeout
         self._guard = _native.allocate_lock()
         self._queue: collections.deque[_Entry] = collections.deque()

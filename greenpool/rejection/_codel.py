@@ -34,16 +34,17 @@ from __future__ import annotations
 from typing import Any
 
 from greenpool._errors import RejectedSubmission
+from greenpool._timeouts import span_seconds
 from greenpool._workitem import now
-from greenpool.rejection._policy import Policy, check_seconds
+from greenpool.rejection._policy import Policy
 
 
 class CoDel(Policy):
     """What :func:`codel` returns; ``target``, ``interval`` and ``standing`` are readable."""
 
     def __init__(self, target: float = 0.005, interval: float = 0.1) -> None:
-        self.target = check_seconds("target", target)
-        self.interval = check_seconds("interval", interval)
+        self.target = span_seconds(target, "target")
+        self.interval = span_seconds(interval, "interval")
         #: Whether the queue is standing now (refusals happen only then).
         self.standing = False
         # When the oldest wait was first seen on the other side of target:
@@ -64,10 +65,7 @@ class CoDel(Policy):
             # Above target while standing, or below it while not: the state holds.
             self._crossed_at = None
             if above:
-                raise RejectedSubmission(
-                    f"calls have waited {wait * 1000:.1f} ms for a worker, above the"
-                    f" {self.target * 1000:g} ms target, for more than {self.interval:g} s"
-                )
+                raise self._refusal(wait)
             return
         at = now()
         crossed_at = self._crossed_at
@@ -77,10 +75,13 @@ class CoDel(Policy):
             self.standing = above
             self._crossed_at = None
             if above:
-                raise RejectedSubmission(
-                    f"calls have waited {wait * 1000:.1f} ms for a worker, above the"
-                    f" {self.target * 1000:g} ms target, for {self.interval:g} s"
-                )
+                raise self._refusal(wait)
+
+    def _refusal(self, wait: float) -> RejectedSubmission:
+        return RejectedSubmission(
+            f"the queue is standing: calls have waited {wait * 1000:.1f} ms for a worker,"
+            f" above the {self.target * 1000:g} ms target, for {self.interval:g} s or more"
+        )
 
 
 def codel(target: float = 0.005, interval: float = 0.1) -> CoDel:

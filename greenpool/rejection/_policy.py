@@ -16,8 +16,6 @@ queue or downstream. Given to a second one, it raises ``ValueError``.
 
 from __future__ import annotations
 
-import math
-import numbers
 import weakref
 from typing import Any
 
@@ -64,16 +62,3 @@ def check_limit(name: str, value: object, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
-
-
-def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """``value`` as a duration in seconds: a finite real number above 0 (or at 0)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    seconds = float(value)
-    if math.isnan(seconds) or math.isinf(seconds):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if seconds < 0.0 or (seconds == 0.0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return seconds
