@@ -4,6 +4,7 @@ own server on 127.0.0.1, parsed with prometheus_client's parser, matching the st
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -66,6 +67,9 @@ def test_a_scrape_shows_every_executor_with_its_statistics(scrape: Any) -> None:
     other.submit(fail).exception(timeout=5)
     gate = threading.Event()
     held = other.submit(gate.wait, 10)
+    deadline = time.monotonic() + 10
+    while not held.running() and time.monotonic() < deadline:  # A worker thread takes it.
+        time.sleep(0.001)
     samples = scrape()
     stats = other.statistics
     for name in ("submitted", "executed", "failures", "cancelled", "rejected"):
