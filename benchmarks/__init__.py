@@ -1,6 +1,8 @@
-"""Side-by-side benchmarks: greenpool against futurist, eventlet, the stdlib and multiprocessing.
+"""The repository's benchmark entry point: greenpool's shipped benchmarks plus the repo-only ones.
 
-Run ``python -m benchmarks`` (see :mod:`benchmarks.run` and ``benchmarks/README.md``).
-Cases live in ``green_cases``, ``thread_cases`` and ``process_cases``, registered
-through :mod:`benchmarks._registry`.
+The engine and the cases live in :mod:`greenpool.bench`, so that ``python -m
+greenpool bench`` runs them from an installed wheel. ``python -m benchmarks``
+(see :mod:`benchmarks.run` and ``benchmarks/README.md``) runs the same runner
+from a checkout, adding ``overload_cases`` (the ``overload`` suite, which runs
+the repository's ``examples/``).
 """

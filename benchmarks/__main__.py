@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: run the suite (see :mod:`benchmarks.run`)."""
+"""``python -m benchmarks``: greenpool.bench plus the repo-only suites (:mod:`benchmarks.run`)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ same 200 calls a second, so the same request rate and CPU time: see
 requests due after the first second.
 
 The figures do not fit the one-float-per-implementation model of the other
-cases, so this is a suite (:func:`benchmarks._registry.suite`): one table,
+cases, so this is a suite (:func:`greenpool.bench._registry.suite`): one table,
 a row per policy and load, and the issue's targets judged on the rows:
 
 * every request gets an answer, 200 or 503 (with ``Retry-After``), and the
@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._registry import SuiteCheck, SuiteReport, suite
+from greenpool.bench._registry import SuiteCheck, SuiteReport, suite
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 

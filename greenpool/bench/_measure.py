@@ -12,7 +12,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from benchmarks.tasks import noop
+from greenpool.bench.tasks import noop
 
 
 def per_call_us(elapsed: float, n: int) -> float:

@@ -8,7 +8,8 @@ better. The runner calls each implementation in a fresh interpreter, so a
 function may import what it needs, build what it needs and leave a mess behind.
 
 Adding a case is dropping this into one of :data:`CASE_MODULES` (or a new
-module listed there)::
+module listed there, or an extra module the runner is given: see
+:func:`all_cases`)::
 
     MY_CASE = case("my-case", group="green", title="{n:,} calls of ...",
                    unit="µs/call", n=10_000, quick_n=1_000,
@@ -34,19 +35,20 @@ backend still being written. An implementation whose lazy import raises
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Modules that define cases, imported in this order; their cases print in this order.
+#: The shipped modules that define cases, imported in this order; their cases print in
+#: this order. A checkout adds its repo-only ones (``benchmarks.overload_cases``) as
+#: *extra* modules, after these.
 CASE_MODULES = (
-    "benchmarks.green_cases",
-    "benchmarks.mixed_cases",
-    "benchmarks.thread_cases",
-    "benchmarks.delayed_cases",
-    "benchmarks.process_cases",
-    "benchmarks.periodic_cases",
-    "benchmarks.overload_cases",
+    "greenpool.bench.green_cases",
+    "greenpool.bench.mixed_cases",
+    "greenpool.bench.thread_cases",
+    "greenpool.bench.delayed_cases",
+    "greenpool.bench.process_cases",
+    "greenpool.bench.periodic_cases",
 )
 
 Measure = Callable[[int], float]
@@ -176,9 +178,14 @@ def case(
     return new
 
 
-def all_cases() -> dict[str, Case]:
-    """Every registered case, by name, in registration order (imports :data:`CASE_MODULES`)."""
-    for module in CASE_MODULES:
+def all_cases(extra_modules: Sequence[str] = ()) -> dict[str, Case]:
+    """Every registered case, by name, in registration order.
+
+    Imports :data:`CASE_MODULES`, then ``extra_modules`` (modules outside the
+    package, such as the repository's ``benchmarks.overload_cases``), so their
+    cases and suites are registered too.
+    """
+    for module in (*CASE_MODULES, *extra_modules):
         importlib.import_module(module)
     return dict(_cases)
 
@@ -234,7 +241,7 @@ def suite(name: str, *, title: str) -> Callable[[Callable[[bool], SuiteReport]],
     return register
 
 
-def all_suites() -> dict[str, Suite]:
-    """Every registered suite, by name, in registration order (imports :data:`CASE_MODULES`)."""
-    all_cases()
+def all_suites(extra_modules: Sequence[str] = ()) -> dict[str, Suite]:
+    """Every registered suite, by name, in registration order (see :func:`all_cases`)."""
+    all_cases(extra_modules)
     return dict(_suites)

@@ -1,6 +1,6 @@
 """The futurist 3.5 additions: the dynamic thread pool and delayed calls (``submit_after``).
 
-* ``dynamic-burst``: the thread burst loop (:func:`benchmarks._measure.burst_us`)
+* ``dynamic-burst``: the thread burst loop (:func:`greenpool.bench._measure.burst_us`)
   on ``DynamicThreadPoolExecutor``, greenpool's against futurist's, with the
   stdlib's fixed pool as the yardstick.
 * ``delayed-memory``: what a pending delayed call holds (tracemalloc), an
@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._measure import burst_us, memory_per_call
-from benchmarks._registry import case, faster, smaller
+from greenpool.bench._measure import burst_us, memory_per_call
+from greenpool.bench._registry import case, faster, smaller
 
 THREADS = 8
 

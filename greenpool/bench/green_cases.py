@@ -21,9 +21,9 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from benchmarks._measure import burst_us, green_hub, memory_per_call, per_call_us
-from benchmarks._registry import at_most, case, faster, no_slower, smaller, within
-from benchmarks.tasks import noop
+from greenpool.bench._measure import burst_us, green_hub, memory_per_call, per_call_us
+from greenpool.bench._registry import at_most, case, faster, no_slower, smaller, within
+from greenpool.bench.tasks import noop
 
 WORKERS = 1000
 SLEEP = 0.01

@@ -40,8 +40,8 @@ import threading
 from time import perf_counter
 from typing import Any
 
-from benchmarks._measure import green_hub, per_call_us
-from benchmarks._registry import at_most, case
+from greenpool.bench._measure import green_hub, per_call_us
+from greenpool.bench._registry import at_most, case
 
 WORKERS = 64
 MAX_BACKLOG = 150

@@ -32,8 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._measure import green_hub
-from benchmarks._registry import case, smaller
+from greenpool.bench._measure import green_hub
+from greenpool.bench._registry import case, smaller
 
 CALLABLES = 1000
 SPACING = 0.1

@@ -5,7 +5,7 @@ is reported as "not available". Every pool uses the platform's default start
 method and two worker processes. Starting them is not timed: each pool is
 created and warmed up (two calls per worker, waited for) first, so the
 figures are the steady cost of a call, not of forking. The calls are
-:func:`benchmarks.tasks.square`, importable by the workers.
+:func:`greenpool.bench.tasks.square`, importable by the workers.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from benchmarks._measure import per_call_us
-from benchmarks._registry import case, faster, no_slower
-from benchmarks.tasks import square
+from greenpool.bench._measure import per_call_us
+from greenpool.bench._registry import case, faster, no_slower
+from greenpool.bench.tasks import square
 
 PROCESSES = 2
 STDLIB_MAP_SCALE = 0.1

@@ -1,11 +1,14 @@
 """Run the benchmark suite and report medians, ratios against greenpool, and the targets.
 
-    python -m benchmarks [NAME_OR_GROUP ...] [--case NAME_OR_GROUP ...] [--rounds N]
-                         [--quick] [--json PATH] [--markdown PATH] [--list]
-                         [--timeout SECONDS]
+    python -m greenpool bench [NAME ...] [--case NAME ...] [--rounds N] [--quick]
+                              [--json PATH] [--markdown PATH] [--plot FILE.png]
+                              [--timeout SECONDS] [--list]
+
+(also ``python -m greenpool.bench.run``; in a checkout, ``python -m benchmarks``
+runs the same with the repository's own suites added, see ``benchmarks/``.)
 
 Each (case, implementation) measurement runs in a fresh interpreter
-(:mod:`benchmarks._worker`), so none inherits another's imports, hub, warm
+(:mod:`greenpool.bench._worker`), so none inherits another's imports, hub, warm
 allocator or garbage. A round measures every selected implementation of every
 selected case once; within a case the implementations take turns
 (round-robin) and the order rotates by one each round, so slow drift on a
@@ -15,11 +18,19 @@ landing on whichever always runs last.
 Every figure is lower-is-better. A case's ratios are ``other / greenpool`` of
 the medians, so ``futurist / greenpool = 5.3x`` means greenpool takes a fifth
 of futurist's time (or memory). Targets are checked on the same medians.
+``--plot`` draws those ratios as a bar chart (:mod:`greenpool.bench._plot`).
 
-A *suite* (``overload``) is a group with a runner and a table of its own
-(:class:`benchmarks._registry.Suite`): it is selected like a group, runs
-once (``--rounds`` does not apply), after the cases, and its targets count
-in the same tally.
+A *suite* (such as the repository's ``overload``) is a group with a runner and
+a table of its own (:class:`greenpool.bench._registry.Suite`): it is selected
+like a group, runs once (``--rounds`` does not apply), after the cases, and
+its targets count in the same tally.
+
+The command line is :func:`add_arguments` and :func:`run`, so that another
+parser (``python -m greenpool``'s ``bench`` subcommand) can carry it;
+:func:`main` is the two on a parser of its own. Case modules outside the
+package (``extra_case_modules``) are imported after
+:data:`~greenpool.bench._registry.CASE_MODULES`, here and in every worker
+(its ``--modules``).
 """
 
 from __future__ import annotations
@@ -37,12 +48,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import NoReturn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if __package__ in (None, ""):  # Run as ``python benchmarks/run.py``.
-    sys.path.insert(0, ROOT)
-
-from benchmarks._registry import (  # noqa: E402
+from greenpool.bench import _worker
+from greenpool.bench._registry import (
     Case,
     Implementation,
     Suite,
@@ -51,9 +60,17 @@ from benchmarks._registry import (  # noqa: E402
     all_cases,
     all_suites,
 )
-from benchmarks._worker import RESULT_PREFIX  # noqa: E402
+from greenpool.bench._worker import RESULT_PREFIX
 
+#: The directory this greenpool is imported from: a checkout's root, or site-packages.
+#: Workers start there, so that ``python -m`` finds this same greenpool first.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROG = "python -m greenpool bench"
+DESCRIPTION = "greenpool against futurist, eventlet, the stdlib and multiprocessing."
 DEFAULT_ROUNDS = 5
+#: ``--quick`` checks that everything runs (about 45 s for the shipped cases on two
+#: cores), not how fast: one round unless ``--rounds`` says otherwise.
+QUICK_ROUNDS = 1
 DEFAULT_TIMEOUT = 600.0
 VERSIONED = ("greenpool", "futurist", "eventlet", "greenlet")
 
@@ -92,19 +109,43 @@ class Outcome:
         return "ok"
 
 
-def measure_once(case: Case, outcome: Outcome, timeout: float) -> None:
+def worker_environment(extra_case_modules: Sequence[str]) -> dict[str, str] | None:
+    """The workers' environment: this one, with ``PYTHONPATH`` finding every extra module.
+
+    Workers start in :data:`ROOT`, which ``python -m`` puts first on their path;
+    an extra case module imported here from anywhere else (its top-level
+    package's directory) is added to ``PYTHONPATH``. None: nothing to add.
+    """
+    directories: list[str] = []
+    for module in extra_case_modules:
+        top = sys.modules.get(module.partition(".")[0])
+        locations = list(getattr(top, "__path__", None) or [])
+        origin = locations[0] if locations else getattr(top, "__file__", None)
+        if origin is None:
+            continue
+        directory = os.path.dirname(os.path.abspath(origin))
+        if os.path.realpath(directory) != os.path.realpath(ROOT) and directory not in directories:
+            directories.append(directory)
+    if not directories:
+        return None
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([*directories, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def measure_once(
+    case: Case,
+    outcome: Outcome,
+    timeout: float,
+    extra_case_modules: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> None:
     """Run one measurement in a fresh interpreter and record it in ``outcome``."""
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks._worker",
-        case.name,
-        outcome.name,
-        str(outcome.n),
-    ]
+    command = _worker.command(case.name, outcome.name, outcome.n, extra_case_modules)
     process = subprocess.Popen(
         command,
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -133,9 +174,19 @@ def measure_once(case: Case, outcome: Outcome, timeout: float) -> None:
 
 
 def run_rounds(
-    cases: list[Case], rounds: int, quick: bool, timeout: float
+    cases: list[Case],
+    rounds: int,
+    quick: bool,
+    timeout: float,
+    extra_case_modules: Sequence[str] = (),
 ) -> dict[str, list[Outcome]]:
-    """Measure every implementation of every case once per round, rotating the order."""
+    """Measure every implementation of every case once per round, rotating the order.
+
+    Each measurement prints a progress line to stderr, counted against the
+    measurements still planned (``[12/40]``): an implementation that was not
+    available or failed is not measured again, so the total shrinks by its
+    remaining rounds.
+    """
     outcomes = {
         case.name: [
             Outcome(impl, impl.size(case.quick_n if quick else case.n))
@@ -143,23 +194,29 @@ def run_rounds(
         ]
         for case in cases
     }
+    env = worker_environment(extra_case_modules)
+    total = rounds * sum(len(order) for order in outcomes.values())
+    done = 0
     for round_index in range(rounds):
         for case in cases:
             order = outcomes[case.name]
             shift = round_index % len(order)
             for outcome in order[shift:] + order[:shift]:
                 if outcome.unavailable is not None or outcome.error is not None:
-                    continue  # Reported once; retrying every round only costs time.
+                    total -= 1  # Reported once; retrying every round only costs time.
+                    continue
                 started = time.perf_counter()
-                measure_once(case, outcome, timeout)
+                measure_once(case, outcome, timeout, extra_case_modules, env)
                 took = time.perf_counter() - started
+                done += 1
                 if outcome.status == "ok":
                     shown = f"{format_value(outcome.samples[-1])} {case.unit}"
                 else:
                     shown = f"{outcome.status}: {outcome.unavailable or outcome.error}"
+                count = f"[{done:>{len(str(total))}}/{total}]"
+                where = f" round {round_index + 1}/{rounds}" if rounds > 1 else ""
                 print(
-                    f"[round {round_index + 1}/{rounds}] {case.name:<15} {outcome.name:<18}"
-                    f" {shown}  ({took:.1f} s)",
+                    f"{count}{where} {case.name:<17} {outcome.name:<18} {shown}  ({took:.1f} s)",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -244,6 +301,10 @@ def implementation_label(outcome: Outcome, case_n: int) -> str:
 # -- the environment ---------------------------------------------------------
 
 
+def _same_path(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def environment() -> dict[str, object]:
     versions: dict[str, str | None] = {}
     for name in VERSIONED:
@@ -253,17 +314,23 @@ def environment() -> dict[str, object]:
             versions[name] = None
     commit = None
     try:
+        # Only a checkout's own commit: an installed greenpool's ROOT (site-packages)
+        # may well sit inside some other repository.
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "greenpool"],
+            ["git", "rev-parse", "--show-toplevel", "--short", "HEAD"],
             cwd=ROOT,
             capture_output=True,
             text=True,
         )
-        if head.returncode == 0:
-            commit = head.stdout.strip() + (" + local changes" if dirty.stdout.strip() else "")
+        lines = head.stdout.split()
+        if head.returncode == 0 and len(lines) == 2 and _same_path(lines[0], ROOT):
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--", "greenpool"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            commit = lines[1] + (" + local changes" if dirty.stdout.strip() else "")
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -480,7 +547,10 @@ def json_report(
 def select(
     cases: dict[str, Case], wanted: list[str] | None, suites: dict[str, Suite] | None = None
 ) -> tuple[list[Case], list[Suite]]:
-    """The cases and suites ``wanted`` names (cases, groups, suites); all of them by default."""
+    """The cases and suites ``wanted`` names (cases, groups, suites); all of them by default.
+
+    Raises :class:`ValueError` naming what is known when a name is not a case, group or suite.
+    """
     suites = suites or {}
     if not wanted:
         return list(cases.values()), list(suites.values())
@@ -492,7 +562,7 @@ def select(
     ]
     if unknown:
         groups = sorted({c.group for c in cases.values()} | set(suites))
-        raise SystemExit(
+        raise ValueError(
             f"unknown case {', '.join(unknown)}; cases: {', '.join(cases)}; groups: "
             f"{', '.join(groups)}"
         )
@@ -502,74 +572,219 @@ def select(
     )
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
-        description="greenpool against futurist, eventlet, the stdlib and multiprocessing.",
-    )
+#: Where :func:`add_arguments` keeps its parser in the namespace, for :func:`run`'s usage errors.
+_PARSER = "_greenpool_bench_parser"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the benchmark options to ``parser`` (its own, or a ``bench`` subparser).
+
+    The namespace it parses is what :func:`run` takes: ``names``, ``case``,
+    ``rounds``, ``quick``, ``json``, ``markdown``, ``plot``, ``timeout`` and
+    ``list``. ``parser`` is kept in it too, so that :func:`run`'s validation
+    errors are ``parser``'s usage errors (exit status 2).
+    """
     parser.add_argument(
         "names",
         nargs="*",
         metavar="NAME",
-        help="cases or groups to run, as --case takes them (python -m benchmarks overload)",
+        help="cases or groups to run, as --case takes them (e.g. burst, or green)",
     )
     parser.add_argument(
         "--case",
         action="append",
         metavar="NAME",
-        help="a case or group (green, thread, process, overload, ...) to run; repeat or"
-        " comma-separate; default: all",
+        help="a case or group (green, thread, process, periodic, ...: see --list) to run;"
+        " repeat or comma-separate; default: all",
     )
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="default: %(default)s")
-    parser.add_argument("--quick", action="store_true", help="smaller n, for a smoke run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"measure each N times and report the median (default: {DEFAULT_ROUNDS},"
+        f" or {QUICK_ROUNDS} with --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smaller n and {QUICK_ROUNDS} round: a smoke run of about a minute, not for"
+        " comparison",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="also write a Markdown table")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also draw the ratios (other / greenpool) as a bar chart; needs matplotlib"
+        " (pip install 'greenpool[plot]')",
+    )
     parser.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
-        help="seconds one measurement may take (default: %(default)s)",
+        metavar="SECONDS",
+        help="seconds one measurement may take (default: %(default)g)",
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
-    args = parser.parse_args(argv)
-    args.case = [*args.names, *(args.case or [])] or None
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    return args
+    parser.set_defaults(**{_PARSER: parser})
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    cases = all_cases()
-    suites = all_suites()
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+@dataclass
+class _Plan:
+    """What a validated command line asks for."""
+
+    rounds: int
+    cases: dict[str, Case]
+    suites: dict[str, Suite]
+    selected: list[Case]
+    selected_suites: list[Suite]
+
+
+def _validate(args: argparse.Namespace, extra_case_modules: Sequence[str]) -> _Plan:
+    """Check the command line before anything runs; a mistake is a usage error (exit 2)."""
+    parser: argparse.ArgumentParser = getattr(args, _PARSER, None) or _parser()
+
+    def usage(message: str) -> NoReturn:
+        parser.error(message)
+
+    rounds = args.rounds
+    if rounds is None:
+        rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
+    if rounds < 1:
+        usage(f"--rounds must be at least 1, not {rounds}")
+    if not args.timeout > 0:
+        usage(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
+    cases = all_cases(extra_case_modules)
+    suites = all_suites(extra_case_modules)
+    wanted = [*(args.names or []), *(args.case or [])]
+    try:
+        selected, selected_suites = select(cases, wanted, suites)
+    except ValueError as exc:
+        usage(str(exc))
+    for option in ("json", "markdown", "plot"):
+        path = getattr(args, option)
+        directory = os.path.dirname(os.path.abspath(path)) if path else None
+        if directory is not None and not os.path.isdir(directory):
+            usage(f"--{option} {path}: no directory {directory}")
+    if args.plot and not args.list:
+        from greenpool import _plotting
+        from greenpool.bench import _plot
+
+        try:
+            _plotting.require()
+        except _plotting.PlotUnavailable as exc:
+            usage(str(exc))
+        problem = _plot.unsupported(args.plot)
+        if problem:
+            usage(f"--plot {args.plot}: {problem}")
+        if not selected:
+            usage(
+                "--plot draws the cases' ratios against greenpool, and "
+                f"{', '.join(s.name for s in selected_suites)} has no cases"
+            )
+    return _Plan(rounds, cases, suites, selected, selected_suites)
+
+
+def list_cases(cases: dict[str, Case], suites: dict[str, Suite]) -> None:
+    """``--list``: every case (its group, title and implementations) and suite."""
+    for case in cases.values():
+        impls = ", ".join(case.implementations)
+        print(f"{case.name:<15} [{case.group}] {case.describe(case.n)}\n{'':<16}{impls}")
+    for suite in suites.values():
+        print(f"{suite.name:<15} [{suite.name}] {suite.title}\n{'':<16}a suite: its own table")
+
+
+def plot_title(env: dict[str, object], rounds: int, quick: bool) -> tuple[str, str]:
+    """The chart's title (Python, greenpool and its commit, as the header) and subtitle."""
+    versions = env["versions"]
+    assert isinstance(versions, dict)
+    greenpool = f"greenpool {versions['greenpool']}"
+    if env["commit"]:
+        greenpool += f" ({env['commit']})"
+    title = f"greenpool benchmarks: {env['python_implementation']} {env['python']}, {greenpool}"
+    subtitle = (
+        f"median of {rounds} round{'s' if rounds != 1 else ''}, {env['cpus']} CPUs, {env['date']}"
+        + ("; QUICK run (smaller n: not for comparison)" if quick else "")
+    )
+    return title, subtitle
+
+
+def plot_groups(results: Sequence[CaseResult]) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Per case, every other implementation's ratio to the reference (those that exist)."""
+    groups = []
+    for result in results:
+        reference = result.by_name(result.case.reference)
+        bars = [
+            (outcome.name, ratio)
+            for outcome in result.outcomes
+            if outcome is not reference and (ratio := result.ratio(outcome)) is not None
+        ]
+        groups.append((result.case.name, bars))
+    return groups
+
+
+def run(args: argparse.Namespace, *, extra_case_modules: Sequence[str] = ()) -> int:
+    """Run what ``args`` (parsed by :func:`add_arguments`' options) asks for; the exit status.
+
+    Everything is checked first (``--rounds``, the names, the output paths,
+    matplotlib for ``--plot``): a mistake is a usage error, exit status 2,
+    before anything is measured. Then 1 if a measurement failed, else 0 (a
+    missed target does not change it).
+    """
+    plan = _validate(args, extra_case_modules)
     if args.list:
-        for case in cases.values():
-            impls = ", ".join(case.implementations)
-            print(f"{case.name:<15} [{case.group}] {case.describe(case.n)}\n{'':<16}{impls}")
-        for suite in suites.values():
-            print(f"{suite.name:<15} [{suite.name}] {suite.title}\n{'':<16}a suite: its own table")
+        list_cases(plan.cases, plan.suites)
         return 0
-    selected, selected_suites = select(cases, args.case, suites)
     env = environment()
-    header = describe_environment(env, args.rounds, args.quick, cases=bool(selected))
+    header = describe_environment(env, plan.rounds, args.quick, cases=bool(plan.selected))
     print("\n".join(header), file=sys.stderr, flush=True)
-    outcomes = run_rounds(selected, args.rounds, args.quick, args.timeout)
+    outcomes = run_rounds(plan.selected, plan.rounds, args.quick, args.timeout, extra_case_modules)
     results = [
         CaseResult(case, case.quick_n if args.quick else case.n, outcomes[case.name])
-        for case in selected
+        for case in plan.selected
     ]
-    reports = [(suite, suite.run(args.quick)) for suite in selected_suites]
+    reports = [(suite, suite.run(args.quick)) for suite in plan.selected_suites]
     print(text_report(results, header, reports), flush=True)
+    failed = False
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(json_report(results, env, args.rounds, args.quick, reports), f, indent=2)
+            json.dump(json_report(results, env, plan.rounds, args.quick, reports), f, indent=2)
             f.write("\n")
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write(markdown_report(results, header, reports))
+    if args.plot:
+        from greenpool.bench import _plot
+
+        title, subtitle = plot_title(env, plan.rounds, args.quick)
+        try:
+            _plot.draw(
+                args.plot, plot_groups(results), title=title, subtitle=subtitle, label=format_ratio
+            )
+        except OSError as exc:
+            print(f"--plot: could not write {args.plot}: {exc}", file=sys.stderr)
+            failed = True
     errors = [o for outcomes_ in outcomes.values() for o in outcomes_ if o.error is not None]
     suite_errors = [error for _, report in reports for error in report.errors]
-    return 1 if errors or suite_errors else 0
+    return 1 if errors or suite_errors or failed else 0
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str = PROG,
+    extra_case_modules: Sequence[str] = (),
+) -> int:
+    """The command line on a parser of its own: :func:`add_arguments`, then :func:`run`."""
+    args = _parser(prog).parse_args(None if argv is None else list(argv))
+    return run(args, extra_case_modules=extra_case_modules)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
 ``greenpool.thread`` is imported lazily: until it exists, its implementation
 is reported as "not available". Timed region: create the executor, submit
 every call, wait for every result; shutdown is not timed (the loop is
-:func:`benchmarks._measure.burst_us`, the same as the green ``burst``).
+:func:`greenpool.bench._measure.burst_us`, the same as the green ``burst``).
 """
 
 from __future__ import annotations
 
-from benchmarks._measure import burst_us
-from benchmarks._registry import case, within
+from greenpool.bench._measure import burst_us
+from greenpool.bench._registry import case, within
 
 THREADS = 8
 
