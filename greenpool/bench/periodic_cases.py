@@ -41,6 +41,9 @@ WORKERS = 1000
 
 BASELINE = "a green thread per callable"
 
+#: ``periodic(spacing)``, as greenpool's and futurist's decorators are called here.
+Periodic = Callable[[float], Callable[[Callable[..., None]], Callable[..., None]]]
+
 PERIODIC_CPU = case(
     "periodic-cpu",
     group="periodic",
@@ -64,7 +67,7 @@ PERIODIC_LATENESS = case(
 )
 
 
-def _make_callables(periodic: Callable[..., Any]) -> tuple[list[Any], list[list[float]]]:
+def _make_callables(periodic: Periodic) -> tuple[list[Any], list[list[float]]]:
     """``CALLABLES`` periodic callables, each noting when it is called into its own list."""
     notes: list[list[float]] = []
     callables = []
@@ -90,7 +93,7 @@ def _p99_lateness_ms(notes: list[list[float]]) -> float:
 
 
 def _run(
-    make_worker: Callable[[list[Any]], Any], periodic: Callable[..., Any], seconds: int
+    make_worker: Callable[[list[Any]], Any], periodic: Periodic, seconds: int
 ) -> tuple[float, float]:
     """Run the workload for ``seconds``: (% of a CPU, p99 lateness in ms)."""
     import eventlet
