@@ -2,10 +2,11 @@
 
 Run ``python examples/load_shedding_service.py`` (``--help`` for a shorter
 run). It starts the service in one process and the open-loop load generator
-(``examples/loadgen.py``) in another, on 127.0.0.1, once per policy and
-load, and prints a summary table: latency of accepted requests, goodput and
-the share refused, for each backpressure policy at 1x, 2x and 4x the
-service's capacity, and without a policy.
+(:mod:`greenpool.cli.loadgen`, the one ``python -m greenpool demo`` uses) in
+another, on 127.0.0.1, once per policy and load, and prints a summary table:
+latency of accepted requests, goodput and the share refused, for each
+backpressure policy at 1x, 2x and 4x the service's capacity, and without a
+policy.
 
 The service (:class:`Service`, run by :func:`serve`) answers ``GET /work``
 by submitting one call of its downstream to a
@@ -53,6 +54,7 @@ from eventlet import wsgi  # noqa: E402
 from eventlet.semaphore import Semaphore  # noqa: E402
 
 import greenpool  # noqa: E402
+from greenpool.cli import loadgen  # noqa: E402
 from greenpool.rejection import (  # noqa: E402
     AdaptiveLimit,
     block_when_reached,
@@ -60,9 +62,6 @@ from greenpool.rejection import (  # noqa: E402
     codel,
     reject_when_reached,
 )
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # loadgen, beside this file.
-import loadgen  # noqa: E402
 
 HOST = loadgen.HOST
 #: The downstream's unloaded call time, seconds. Long enough that the

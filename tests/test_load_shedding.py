@@ -2,7 +2,7 @@
 
 Each run starts the real service (``examples/load_shedding_service.py``: an
 eventlet WSGI server on 127.0.0.1, an ephemeral port) and the real load
-generator (``examples/loadgen.py``: open-loop Poisson arrivals, one green
+generator (:mod:`greenpool.cli.loadgen`: open-loop Poisson arrivals, one green
 client per request over a loopback socket, each with a timeout) in two
 processes of their own, then reads the service's ``/stats``. The downstream
 serves ``C`` concurrent calls of 50 ms (of 0.2 s for ``C = 40``, so that its
@@ -32,7 +32,8 @@ if EXAMPLES not in sys.path:
     sys.path.insert(0, EXAMPLES)
 
 import load_shedding_service as service  # noqa: E402
-import loadgen  # noqa: E402
+
+from greenpool.cli import loadgen  # noqa: E402
 
 # Each test is bounded by its own runs (every client has a timeout, the
 # generator and the service are killed when their time is up), and by this.
@@ -120,9 +121,11 @@ def test_parse_answer_reads_status_and_retry_after() -> None:
 
 def test_report_round_trips_through_json() -> None:
     answers = (loadgen.Answer(0.1, 0.05, 200), loadgen.Answer(0.2, 5.0, 0, error="timeout"))
-    report = loadgen.LoadReport(10.0, 1.0, 5.0, answers, max_lag=0.0)
+    steps = (loadgen.Step(10.0, 1.0), loadgen.Step(30.0, 1.0))
+    report = loadgen.LoadReport(steps, 5.0, answers, max_lag=0.0)
     assert loadgen.LoadReport.from_json(report.to_json()) == report
     assert (report.lost, report.statuses()) == (1, {0: 1, 200: 1})
+    assert (report.seconds, report.rate) == (2.0, 20.0)
 
 
 def test_service_refuses_with_retry_after_and_counts_it() -> None:

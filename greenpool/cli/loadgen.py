@@ -1,5 +1,8 @@
 """Open-loop HTTP load on loopback: Poisson arrivals, one green client per request, each bounded.
 
+``python -m greenpool demo`` drives its service with this, and the
+repository's load-shedding example and overload benchmark use it too.
+
 The load is *open loop*: requests arrive at the given mean rate whatever the
 server does (exponential gaps, so a Poisson process), as real users do. A
 closed loop (N clients, each sending its next request when the last answer
@@ -15,13 +18,20 @@ of hiding it (no coordinated omission); ``max_lag`` reports how far behind it
 fell. The number of requests is capped, and the run ends once every client
 has an answer or has given up, so nothing is left hanging.
 
+The load can rise in *steps* (:class:`Step`: a rate for some seconds, one
+after another). Each request names its step in its query string
+(``/work?step=2``), so the server can tell the steps apart without sharing a
+clock with the generator.
+
 Run it in a process of its own, so its CPU time does not distort the
 server's latency::
 
-    python examples/loadgen.py --port 8080 --rate 800 --seconds 5 > report.json
+    python -m greenpool.cli.loadgen --port 8080 --rate 800 --seconds 5 > report.json
+    python -m greenpool.cli.loadgen --port 8080 --steps 100x3,200x3,400x3 > report.json
 
-It prints one :class:`LoadReport` as JSON; :func:`run_in_subprocess` does
-that from Python and returns the report.
+It prints one :class:`LoadReport` as JSON (after a ``started`` line, with
+``--announce``, the moment the first step begins); :func:`run_in_subprocess`
+does that from Python and returns the report.
 """
 
 from __future__ import annotations
@@ -30,18 +40,17 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import random
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # Before eventlet loads.
-
-import eventlet  # noqa: E402
-from eventlet.green import socket  # noqa: E402
+with warnings.catch_warnings():  # eventlet warns on import that it is deprecated.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    import eventlet
+    from eventlet.green import socket
 
 HOST = "127.0.0.1"
 #: Every request waits at most this long for its whole answer, unless told otherwise.
@@ -64,6 +73,8 @@ class Answer:
     retry_after: bool = False
     #: Why there was no answer, when ``status`` is 0.
     error: str = ""
+    #: The index of the :class:`Step` it was sent in.
+    step: int = 0
 
     @property
     def done(self) -> float:
@@ -72,11 +83,34 @@ class Answer:
 
 
 @dataclasses.dataclass(frozen=True)
-class LoadReport:
-    """Every request of one run, and how well the generator kept to its schedule."""
+class Step:
+    """Requests arriving at ``rate`` a second (on average) for ``seconds``."""
 
     rate: float
     seconds: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"a step's rate must be a finite number above 0, not {self.rate!r}")
+        if not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise ValueError(
+                f"a step's seconds must be a finite number above 0, not {self.seconds!r}"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Step:
+        """``"200x3.5"``: 200 requests a second for 3.5 seconds."""
+        rate, separator, seconds = text.partition("x")
+        if not separator:
+            raise ValueError(f"a step is RATExSECONDS, such as 200x3.5, not {text!r}")
+        return cls(float(rate), float(seconds))
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadReport:
+    """Every request of one run, and how well the generator kept to its schedule."""
+
+    steps: tuple[Step, ...]
     client_timeout: float
     answers: tuple[Answer, ...]
     #: The furthest behind its schedule the generator ever sent a request, in seconds.
@@ -85,6 +119,16 @@ class LoadReport:
     capped: bool = False
     #: The generator's CPU time over the run, as a share of one core.
     cpu_share: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        """How long requests arrived: every step's seconds."""
+        return sum(step.seconds for step in self.steps)
+
+    @property
+    def rate(self) -> float:
+        """The mean rate over the whole schedule, requests a second."""
+        return sum(step.rate * step.seconds for step in self.steps) / self.seconds
 
     def count(self, status: int) -> int:
         return sum(1 for answer in self.answers if answer.status == status)
@@ -117,19 +161,18 @@ class LoadReport:
 
     def to_json(self) -> str:
         fields = dataclasses.asdict(self)
+        fields["steps"] = [[step.rate, step.seconds] for step in self.steps]
         fields["answers"] = [
-            [a.due, a.latency, a.status, a.retry_after, a.error] for a in self.answers
+            [a.due, a.latency, a.status, a.retry_after, a.error, a.step] for a in self.answers
         ]
         return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> LoadReport:
         fields = json.loads(text)
-        answers = tuple(
-            Answer(due, latency, status, retry_after, error)
-            for due, latency, status, retry_after, error in fields.pop("answers")
-        )
-        return cls(answers=answers, **fields)
+        steps = tuple(Step(rate, seconds) for rate, seconds in fields.pop("steps"))
+        answers = tuple(Answer(*answer) for answer in fields.pop("answers"))
+        return cls(steps=steps, answers=answers, **fields)
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float:
@@ -192,70 +235,114 @@ def generate(
 ) -> LoadReport:
     """Send Poisson arrivals at ``rate`` a second for ``seconds``; wait for every answer.
 
-    Call it from a green thread (the main thread is one). ``max_requests``
-    caps the number of requests (by default 1.5 times the expected number,
-    plus 100, far beyond what a Poisson process reaches); ``seed`` makes the
-    arrival times repeatable. Returns once every request has been answered
-    or has given up after ``client_timeout``, so within ``seconds +
-    client_timeout`` and a little.
+    One step of :func:`generate_steps`; see there.
     """
-    if rate <= 0 or seconds <= 0 or client_timeout <= 0:
-        raise ValueError("rate, seconds and client_timeout must be above 0")
+    return generate_steps(
+        port,
+        [Step(rate, seconds)],
+        path=path,
+        client_timeout=client_timeout,
+        max_requests=max_requests,
+        seed=seed,
+        host=host,
+    )
+
+
+def generate_steps(
+    port: int,
+    steps: Sequence[Step],
+    *,
+    path: str = "/work",
+    client_timeout: float = CLIENT_TIMEOUT,
+    max_requests: int | None = None,
+    seed: int | None = None,
+    host: str = HOST,
+    on_start: Callable[[], None] | None = None,
+) -> LoadReport:
+    """Send Poisson arrivals at each step's rate for its seconds, in turn; wait for every answer.
+
+    Call it from a green thread (the main thread is one). Each request's
+    path gets ``?step=K`` (``&step=K`` if it has a query already), K the
+    step's index. ``max_requests`` caps the number of requests (by default
+    1.5 times the expected number, plus 100, far beyond what a Poisson
+    process reaches); ``seed`` makes the arrival times repeatable;
+    ``on_start`` is called just before the first step begins. Returns once
+    every request has been answered or has given up after
+    ``client_timeout``, so within the steps' seconds plus ``client_timeout``
+    and a little.
+    """
+    steps = tuple(steps)
+    if not steps:
+        raise ValueError("at least one step is needed")
+    if not (math.isfinite(client_timeout) and client_timeout > 0):
+        raise ValueError(f"client_timeout must be a finite number above 0, not {client_timeout!r}")
     if max_requests is None:
-        max_requests = math.ceil(1.5 * rate * seconds) + 100
+        max_requests = math.ceil(1.5 * sum(s.rate * s.seconds for s in steps)) + 100
     arrivals = random.Random(seed)
     answers: list[Answer] = []
     clients = eventlet.GreenPool(max_requests)  # Never full: spawning never waits.
     clock = time.monotonic
+    joiner = "&" if "?" in path else "?"
 
-    def client(due: float, due_at: float) -> None:
+    def client(due: float, due_at: float, step: int) -> None:
         status, retry_after, error = 0, False, ""
         try:
-            status, retry_after = request(port, path, client_timeout, host)
+            status, retry_after = request(port, f"{path}{joiner}step={step}", client_timeout, host)
         except eventlet.Timeout:
             error = f"no answer within {client_timeout:g} s"
         except (OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        answers.append(Answer(due, clock() - due_at, status, retry_after, error))
+        answers.append(Answer(due, clock() - due_at, status, retry_after, error, step))
 
+    if on_start is not None:
+        on_start()
     start = clock()
     cpu_at_start = time.process_time()
-    due = arrivals.expovariate(rate)
     sent = 0
     max_lag = 0.0
-    while due < seconds and sent < max_requests:
-        due_at = start + due
-        delay = due_at - clock()
-        if delay > 0:
-            eventlet.sleep(delay)
-        lag = clock() - due_at
-        if lag > max_lag:
-            max_lag = lag
-        clients.spawn_n(client, due, due_at)
-        sent += 1
-        due += arrivals.expovariate(rate)
-    capped = due < seconds
+    capped = False
+    step_start = 0.0
+    for index, step in enumerate(steps):
+        step_end = step_start + step.seconds
+        due = step_start + arrivals.expovariate(step.rate)
+        while due < step_end and sent < max_requests:
+            due_at = start + due
+            delay = due_at - clock()
+            if delay > 0:
+                eventlet.sleep(delay)
+            lag = clock() - due_at
+            if lag > max_lag:
+                max_lag = lag
+            clients.spawn_n(client, due, due_at, index)
+            sent += 1
+            due += arrivals.expovariate(step.rate)
+        if due < step_end:
+            capped = True
+            break
+        step_start = step_end
     clients.waitall()
     cpu_share = (time.process_time() - cpu_at_start) / (clock() - start)
     answers.sort(key=lambda answer: answer.due)
-    return LoadReport(rate, seconds, client_timeout, tuple(answers), max_lag, capped, cpu_share)
+    return LoadReport(steps, client_timeout, tuple(answers), max_lag, capped, cpu_share)
 
 
 def command(
     port: int,
     *,
-    rate: float,
-    seconds: float,
+    steps: Sequence[Step],
     path: str = "/work",
     client_timeout: float = CLIENT_TIMEOUT,
     seed: int | None = None,
+    announce: bool = False,
 ) -> list[str]:
-    """The command line that runs :func:`generate` in a fresh interpreter."""
-    arguments = [sys.executable, os.path.abspath(__file__), "--port", str(port)]
-    arguments += ["--rate", repr(rate), "--seconds", repr(seconds), "--path", path]
-    arguments += ["--timeout", repr(client_timeout)]
+    """The command line that runs :func:`generate_steps` in a fresh interpreter."""
+    schedule = ",".join(f"{step.rate!r}x{step.seconds!r}" for step in steps)
+    arguments = [sys.executable, "-m", "greenpool.cli.loadgen", "--port", str(port)]
+    arguments += ["--steps", schedule, "--path", path, "--timeout", repr(client_timeout)]
     if seed is not None:
         arguments += ["--seed", str(seed)]
+    if announce:
+        arguments.append("--announce")
     return arguments
 
 
@@ -275,7 +362,7 @@ def run_in_subprocess(
     or raises.
     """
     arguments = command(
-        port, rate=rate, seconds=seconds, path=path, client_timeout=client_timeout, seed=seed
+        port, steps=[Step(rate, seconds)], path=path, client_timeout=client_timeout, seed=seed
     )
     done = subprocess.run(
         arguments, capture_output=True, text=True, timeout=seconds + client_timeout + 60
@@ -285,11 +372,24 @@ def run_in_subprocess(
     return LoadReport.from_json(done.stdout)
 
 
+def _steps(text: str) -> tuple[Step, ...]:
+    try:
+        return tuple(Step.parse(part) for part in text.split(",") if part)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m greenpool.cli.loadgen", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--port", type=int, required=True, help="the server's port on 127.0.0.1")
-    parser.add_argument("--rate", type=float, required=True, help="mean requests per second")
-    parser.add_argument("--seconds", type=float, required=True, help="how long requests arrive")
+    load = parser.add_mutually_exclusive_group(required=True)
+    load.add_argument("--rate", type=float, help="mean requests per second (with --seconds)")
+    load.add_argument(
+        "--steps", type=_steps, help="RATExSECONDS,...: rising load, such as 100x3,200x3"
+    )
+    parser.add_argument("--seconds", type=float, help="how long requests arrive, with --rate")
     parser.add_argument("--path", default="/work", help="the path to GET (default: %(default)s)")
     parser.add_argument(
         "--timeout",
@@ -298,14 +398,34 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds each request waits for its answer (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="repeatable arrival times")
+    parser.add_argument(
+        "--announce", action="store_true", help="print a 'started' line as the first step begins"
+    )
     args = parser.parse_args(argv)
-    report = generate(
+    if args.rate is not None:
+        if args.seconds is None:
+            parser.error("--rate needs --seconds")
+        try:
+            steps: tuple[Step, ...] = (Step(args.rate, args.seconds),)
+        except ValueError as exc:
+            parser.error(str(exc))
+    else:
+        if args.seconds is not None:
+            parser.error("--seconds goes with --rate; each step has its own")
+        steps = args.steps
+        if not steps:
+            parser.error("--steps needs at least one step")
+
+    def announce() -> None:
+        print("started", flush=True)
+
+    report = generate_steps(
         args.port,
-        rate=args.rate,
-        seconds=args.seconds,
+        steps,
         path=args.path,
         client_timeout=args.timeout,
         seed=args.seed,
+        on_start=announce if args.announce else None,
     )
     print(report.to_json(), flush=True)
     return 0
