@@ -4,7 +4,7 @@
 (an eventlet WSGI service on 127.0.0.1 whose handler submits one downstream
 call per request to a ``GreenThreadPoolExecutor`` and answers 503 with
 ``Retry-After`` when the policy refuses it) against the open-loop load
-generator ``examples/loadgen.py``: Poisson arrivals, one green client per
+generator :mod:`greenpool.cli.loadgen`: Poisson arrivals, one green client per
 request over a real loopback socket, each with a 30 s timeout. For every
 run the service and the generator are fresh processes of their own, so
 the clients' CPU time does not distort the service's latency.
