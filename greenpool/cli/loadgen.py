@@ -46,11 +46,17 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
-with warnings.catch_warnings():  # eventlet warns on import that it is deprecated.
-    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    import eventlet
-    from eventlet.green import socket
+
+def _eventlet() -> Any:
+    """eventlet, imported when load is generated (it warns on import that it is deprecated)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+        import eventlet
+        import eventlet.green.socket
+    return eventlet
+
 
 HOST = "127.0.0.1"
 #: Every request waits at most this long for its whole answer, unless told otherwise.
@@ -202,9 +208,10 @@ def request(port: int, path: str, timeout: float, host: str = HOST) -> tuple[int
     framing, and the server (not this client) holds the closed connection's
     TIME_WAIT, so a long run does not use up the client's ephemeral ports.
     """
+    eventlet = _eventlet()
     message = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode("ascii")
     with eventlet.Timeout(timeout):
-        connection = socket.create_connection((host, port))
+        connection = eventlet.green.socket.create_connection((host, port))
         try:
             connection.sendall(message)
             chunks = []
@@ -271,6 +278,7 @@ def generate_steps(
     ``client_timeout``, so within the steps' seconds plus ``client_timeout``
     and a little.
     """
+    eventlet = _eventlet()
     steps = tuple(steps)
     if not steps:
         raise ValueError("at least one step is needed")
