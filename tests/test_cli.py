@@ -202,7 +202,6 @@ def test_demo_runs_each_policy(policy: str) -> None:
 
 @pytest.mark.timeout(90)
 def test_demo_plot_writes_a_png(tmp_path) -> None:
-    pytest.importorskip("matplotlib")
     chart = tmp_path / "demo.png"
     done = greenpool_cli("demo", "--seconds", "2", "--plot", str(chart))
     assert done.returncode == 0, (done.stdout, done.stderr)
