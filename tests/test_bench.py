@@ -95,7 +95,6 @@ def test_quick_run_reports_greenpool_and_the_ratio(
 
 
 def test_plot_writes_a_png(quick_run: tuple[subprocess.CompletedProcess[str], Path, Path]) -> None:
-    pytest.importorskip("matplotlib", reason="--plot needs greenpool[plot]")
     proc, plot, _ = quick_run
     assert proc.returncode == 0, proc.stderr
     data = plot.read_bytes()

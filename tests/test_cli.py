@@ -153,6 +153,25 @@ def test_plot_without_matplotlib_exits_2_naming_the_extra(command: str, tmp_path
     assert "greenpool demo:" not in done.stdout
 
 
+# -- bench -------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_bench_quick_on_one_case_prints_medians_ratios_and_progress(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "greenpool", "bench", "--quick", "rejected"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=tmp_path,  # Outside the checkout: what an installed greenpool runs.
+    )
+    assert done.returncode == 0, done.stderr
+    assert "== rejected:" in done.stdout
+    assert re.search(r"^\s+greenpool\s+\d+\.\d+", done.stdout, re.M), done.stdout
+    assert re.search(r"futurist / greenpool = \d+\.\d+x", done.stdout), done.stdout
+    assert re.search(r"^\[1/\d+\] rejected", done.stderr, re.M), done.stderr
+
+
 # -- the demo ----------------------------------------------------------------
 
 

@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="also write a chart of load, refusals and latency (needs greenpool[plot])",
     )
+    demo.set_defaults(demo_parser=demo)  # Its usage errors show the demo's usage.
     bench_parser = commands.add_parser(
         "bench",
         help="greenpool against futurist, eventlet, the stdlib and multiprocessing",
@@ -119,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``python -m greenpool`` with ``argv`` (the process's arguments by default)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    _check_plot(parser, args.plot)
     if args.command == "demo":
+        _check_plot(args.demo_parser, args.plot)
         from greenpool.cli._demo import DemoConfig, run_demo
 
         config = DemoConfig(
@@ -129,4 +130,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(config)
     from greenpool.bench import run as bench
 
-    return bench.run(args)
+    return bench.run(args)  # It checks its own arguments (--plot too) before measuring.
