@@ -71,7 +71,7 @@ def verdicts(stdout: str) -> dict[str, str]:
             found[step] = f"{found[step]} {line.strip()}".strip()
         else:
             break
-    return {step: text.removeprefix("limited by ") for step, text in found.items()}
+    return {step: text.partition("limited by ")[2] for step, text in found.items()}
 
 
 # -- help and usage errors ---------------------------------------------------

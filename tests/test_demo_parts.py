@@ -66,11 +66,20 @@ def test_all_served_and_nothing_refused_is_no_limit() -> None:
     assert verdict(interval()).startswith("nothing: it served what it was offered")
 
 
+def test_all_served_at_a_full_resource_says_it_was_at_capacity() -> None:
+    text = verdict(
+        interval(offered=380, executed=381, runtime=26.0, occupancy=0.96, max_workers=40)
+    )
+    assert text.startswith("nothing: it served what it was offered, at the downstream's capacity")
+    text = verdict(interval(offered=190, executed=190, runtime=9.0))
+    assert text.startswith("nothing: it served what it was offered, at the pool's capacity")
+
+
 def test_busy_workers_with_refusals_is_the_pool() -> None:
     text = verdict(interval(offered=400, executed=198, rejected=200, runtime=9.9, occupancy=0.5))
     assert text.startswith("the pool's max_workers=10: workers 99% busy, downstream 50%")
     assert "--workers 20 would serve up to 400/s" in text
-    assert "codel() refused 50% to hold the wait p99 at 2.0ms" in text
+    assert "codel() refused 50%, and the wait p99 stayed at 2.0ms" in text
 
 
 def test_a_pool_as_big_as_the_downstream_suggests_no_more_workers() -> None:

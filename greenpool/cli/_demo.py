@@ -364,12 +364,15 @@ def summarise(
     for index, (interval, load) in enumerate(zip(steps, config.loads, strict=True)):
         ok = sorted(a.latency for a in report.answers if a.step == index and a.status == 200)
         statistics = interval.statistics
-        lines.append(
-            f"  {load_label(load):>5}  offered {interval.offered:,.0f}/s, served"
+        figures = (
+            f"{load_label(load):>5}  offered {interval.offered:,.0f}/s, served"
             f" {interval.rates.executed:,.0f}/s, refused {interval.refused_share:.0%};"
             f" wait p99 {duration(statistics.wait_p99)}, run p99"
             f" {duration(statistics.runtime_p99)}; the clients' p99"
             f" {duration(loadgen.percentile(ok, 0.99))}"
+        )
+        lines.extend(
+            textwrap.wrap(figures, width=WIDTH, initial_indent="  ", subsequent_indent=" " * 9)
         )
         verdict = limiter(
             interval, slots=config.slots, base=config.base, policy=config.policy_label

@@ -116,7 +116,7 @@ def limiter(interval: Interval, *, slots: int, base: float, policy: str) -> str:
     shaped = ""
     if refused >= FEW_REFUSED and policy:
         shaped = (
-            f"; {policy} refused {refused:.0%} to hold the wait p99 at"
+            f"; {policy} refused {refused:.0%}, and the wait p99 stayed at"
             f" {duration(interval.statistics.wait_p99)}"
         )
     elif not policy and interval.backlog > interval.max_workers:
@@ -125,7 +125,12 @@ def limiter(interval: Interval, *, slots: int, base: float, policy: str) -> str:
             f" {duration(interval.statistics.wait_p99)}"
         )
     if refused < FEW_REFUSED and rates.executed >= SERVED_ALL * interval.offered and not shaped:
-        return f"nothing: it served what it was offered ({busy})"
+        edge = ""
+        if interval.occupancy >= FULL:
+            edge = ", at the downstream's capacity"
+        elif rates.utilisation >= FULL:
+            edge = ", at the pool's capacity"
+        return f"nothing: it served what it was offered{edge} ({busy})"
     if interval.cpu_share >= FULL:
         return (
             f"the CPU: the service used {interval.cpu_share:.0%} of a core, and a green"
