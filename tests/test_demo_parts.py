@@ -77,7 +77,8 @@ def test_all_served_at_a_full_resource_says_it_was_at_capacity() -> None:
 
 def test_busy_workers_with_refusals_is_the_pool() -> None:
     text = verdict(interval(offered=400, executed=198, rejected=200, runtime=9.9, occupancy=0.5))
-    assert text.startswith("the pool's max_workers=10: workers 99% busy, downstream 50%")
+    assert text.startswith("the pool's max_workers=10: offered 200% of what its workers can run;")
+    assert "workers 99% busy, downstream 50%" in text
     assert "--workers 20 would serve up to 400/s" in text
     assert "codel() refused 50%, and the wait p99 stayed at 2.0ms" in text
 
@@ -100,6 +101,13 @@ def test_full_downstream_slots_is_the_downstream_even_with_busy_workers() -> Non
 def test_a_busy_core_is_the_cpu_first() -> None:
     text = verdict(interval(offered=800, executed=300, rejected=500, runtime=9.5, cpu_share=0.95))
     assert text.startswith("the CPU: the service used 95% of a core")
+
+
+def test_offered_at_capacity_is_the_pool_though_workers_idle_at_times() -> None:
+    """At 1x, Poisson arrivals leave workers idle now and then while codel refuses bursts."""
+    text = verdict(interval(offered=190, executed=170, rejected=20, runtime=8.4, occupancy=0.42))
+    assert text.startswith("the pool's max_workers=10: offered 94% of what its workers can run;")
+    assert "workers 84% busy" in text
 
 
 def test_refusals_with_room_to_spare_are_the_policy() -> None:

@@ -251,6 +251,18 @@ def _spans(config: DemoConfig) -> list[tuple[float, float]]:
     return spans
 
 
+def _ticks(spans: Sequence[tuple[float, float]]) -> list[float]:
+    """When rows are drawn: each second within a step, and at its end, so no row spans two."""
+    ticks = []
+    for start, end in spans:
+        at = start + TICK
+        while at < end - 0.2 * TICK:
+            ticks.append(at)
+            at += TICK
+        ticks.append(end)
+    return ticks
+
+
 def _watch(
     config: DemoConfig,
     executor: Executor,
@@ -259,7 +271,8 @@ def _watch(
     finished: Callable[[], bool],
     table: LiveTable,
 ) -> tuple[list[Interval], list[Interval]]:
-    """Draw a row each second until ``finished()``; return the rows' and the steps' intervals.
+    """Draw a row each second (:func:`_ticks`) until ``finished()``; return the rows' and the
+    steps' intervals.
 
     Each step's interval runs from when it has settled (its first quarter,
     at most half a second, left out) to its end. The rows go on after the
@@ -278,7 +291,8 @@ def _watch(
     last = Checkpoint.take(executor, app, started_at)
     intervals: list[Interval] = []
     rows: list[str] = []
-    next_tick = TICK
+    ticks = _ticks(spans)
+    next_tick = ticks.pop(0)
 
     def label(at: float) -> str:
         for (start, end), load in zip(spans, config.loads, strict=True):
@@ -308,7 +322,7 @@ def _watch(
             marks.pop(0)
         if now >= next_tick:
             tick()
-            next_tick += TICK
+            next_tick = ticks.pop(0) if ticks else next_tick + TICK
         if (now >= end_of_load and not marks and finished()) or now >= deadline:
             break
         target = min(next_tick, marks[0] if marks else math.inf)
@@ -366,10 +380,9 @@ def summarise(
         statistics = interval.statistics
         figures = (
             f"{load_label(load):>5}  offered {interval.offered:,.0f}/s, served"
-            f" {interval.rates.executed:,.0f}/s, refused {interval.refused_share:.0%};"
-            f" wait p99 {duration(statistics.wait_p99)}, run p99"
-            f" {duration(statistics.runtime_p99)}; the clients' p99"
-            f" {duration(loadgen.percentile(ok, 0.99))}"
+            f" {interval.rates.executed:,.0f}/s, refused {interval.refused_share:.0%}; p99: wait"
+            f" {duration(statistics.wait_p99)}, run {duration(statistics.runtime_p99)}, at the"
+            f" clients {duration(loadgen.percentile(ok, 0.99))}"
         )
         lines.extend(
             textwrap.wrap(figures, width=WIDTH, initial_indent="  ", subsequent_indent=" " * 9)

@@ -8,7 +8,8 @@ a load step's summary is the interval over that step once it has settled.
 :func:`limiter` then says, from those figures alone, what bounded
 throughput, in the order an operator would check: was there a limit at all,
 the CPU (a green service is one thread), the downstream, the pool's
-``max_workers``, and last the rejection policy itself.
+``max_workers`` (asked for as much as its workers can run, or busy all the
+time), and last the rejection policy itself.
 """
 
 from __future__ import annotations
@@ -142,11 +143,20 @@ def limiter(interval: Interval, *, slots: int, base: float, policy: str) -> str:
             f" p50 {duration(interval.statistics.runtime_p50)}, {duration(base)} unloaded);"
             f" more workers would only queue inside it{shaped}"
         )
-    if rates.utilisation >= FULL:
+    # What was asked of the pool: calls offered a second times their run time, per
+    # worker. Busy workers alone miss a step right at capacity, where Poisson
+    # arrivals leave workers idle now and then while a policy refuses the bursts.
+    # Demand counts only where the pool pushed back (refusals, or calls queued).
+    demand = interval.offered * interval.statistics.average_runtime / interval.max_workers
+    pushed_back = refused >= FEW_REFUSED or interval.backlog > 0
+    if rates.utilisation >= FULL or (demand >= FULL and pushed_back):
         more = ""
         if interval.max_workers < slots:
             more = f"; --workers {slots} would serve up to {slots / base:,.0f}/s"
-        return f"the pool's max_workers={interval.max_workers}: {busy}{more}{shaped}"
+        return (
+            f"the pool's max_workers={interval.max_workers}: offered {demand:.0%} of what its"
+            f" workers can run; {busy}{more}{shaped}"
+        )
     if refused >= FEW_REFUSED:
         return f"the policy, {policy}: it refused {refused:.0%} while there was room ({busy})"
     return f"unclear: served {rates.executed:,.0f} of {interval.offered:,.0f} offered/s ({busy})"
