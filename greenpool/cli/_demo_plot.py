@@ -10,6 +10,7 @@ from the ``greenpool[plot]`` extra (:mod:`greenpool._plotting`).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from greenpool import _plotting
@@ -50,6 +51,9 @@ def write_plot(
         values = [max(FLOOR, getattr(i.statistics, key)) * 1000 for i in intervals]
         latency.plot(times, held(values), label=label, color=colour, drawstyle="steps-post")
     latency.set_yscale("log")
+    ticker = importlib.import_module("matplotlib.ticker")  # Importable once pyplot is.
+    latency.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    latency.yaxis.set_minor_formatter(ticker.NullFormatter())
     latency.set_ylabel("ms (log)")
     latency.set_xlabel("seconds since the load began")
     latency.legend(loc="upper left")
