@@ -8,13 +8,13 @@ statistics and shutdown; this class only passes accepted calls to its
 from __future__ import annotations
 
 import functools
-import itertools
 import multiprocessing
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from greenpool import _native
+from greenpool._chunks import Chunks
 from greenpool._executor import CheckAndReject, Executor
 from greenpool._map import check_map_arguments
 from greenpool._workitem import WorkItem
@@ -23,11 +23,6 @@ from greenpool.process._manager import Manager, TimedCall
 from greenpool.process._worker import run_chunk
 
 _T = TypeVar("_T")
-
-#: ``map`` with ``chunksize=None`` aims at chunks of about this much work...
-CHUNK_SECONDS = 0.005
-#: ... and at most this many items per chunk.
-MAX_CHUNKSIZE = 1024
 
 
 def _default_context() -> Any:
@@ -135,21 +130,21 @@ class ProcessPoolExecutor(Executor):
         Lazy and bounded as the base's ``map`` (an endless iterator works),
         results in input order. Each chunk is one call, for the statistics
         and for ``check_and_reject``. With ``chunksize=None`` chunks start at
-        one item and are then sized from the measured time per item, to about
-        ``CHUNK_SECONDS`` of work each (at most ``MAX_CHUNKSIZE`` items); an
-        explicit ``chunksize`` is used as given. If ``fn`` raises, the
+        one item and are then sized from the measured time per item
+        (:class:`greenpool._chunks.Chunks`); an explicit ``chunksize`` is
+        used as given. If ``fn`` raises, the
         exception is raised when its chunk's results are reached, as with the
         stdlib.
         """
         check_map_arguments(fn, chunksize)
-        chunks = _Chunks(zip(*iterables, strict=False), chunksize)
+        chunks = Chunks(zip(*iterables, strict=False), chunksize)
         chunk_results: Iterator[tuple[list[_T], float]] = super().map(
             functools.partial(run_chunk, fn), chunks, timeout=timeout
         )
         return self._flatten(chunk_results, chunks)
 
     @staticmethod
-    def _flatten(chunk_results: Iterator[tuple[list[_T], float]], chunks: _Chunks) -> Iterator[_T]:
+    def _flatten(chunk_results: Iterator[tuple[list[_T], float]], chunks: Chunks) -> Iterator[_T]:
         try:
             for results, seconds in chunk_results:
                 chunks.observe(len(results), seconds)
@@ -185,33 +180,3 @@ class ProcessPoolExecutor(Executor):
         if self._manager.in_manager_thread():
             return  # shutdown() from a done callback: the manager cannot wait for itself.
         self._manager.join()
-
-
-class _Chunks:
-    """The zipped arguments of ``map``, cut into tuples of about ``CHUNK_SECONDS`` of work."""
-
-    def __init__(self, arguments: Iterator[tuple[Any, ...]], chunksize: int | None) -> None:
-        self._arguments = arguments
-        self._chunksize = chunksize
-        self._seconds_per_item: float | None = None
-
-    def __iter__(self) -> _Chunks:
-        return self
-
-    def __next__(self) -> tuple[tuple[Any, ...], ...]:
-        size = self._chunksize
-        if size is None:
-            per_item = self._seconds_per_item
-            if per_item is None:
-                size = 1  # Until the first chunk says how long an item takes.
-            else:
-                size = max(1, min(MAX_CHUNKSIZE, int(CHUNK_SECONDS / max(per_item, 1e-9))))
-        chunk = tuple(itertools.islice(self._arguments, size))
-        if not chunk:
-            raise StopIteration
-        return chunk
-
-    def observe(self, items: int, seconds: float) -> None:
-        per_item = seconds / max(1, items)
-        previous = self._seconds_per_item
-        self._seconds_per_item = per_item if previous is None else (previous + per_item) / 2

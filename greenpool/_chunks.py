@@ -1,0 +1,98 @@
+"""Items of a ``map`` cut into chunks, each one call: sized as given, or from measured time.
+
+Where each call crosses a process boundary (the process pool, and
+``greenpool.Pool`` over it), one item per call spends more on the crossing
+than on the item. :class:`Chunks` cuts the input into tuples instead: of a
+given size, or, with ``chunksize=None``, starting at one item and then sized
+from the time per item that finished chunks report (:meth:`Chunks.observe`),
+to about ``CHUNK_SECONDS`` of work each. Small chunks keep results
+streaming and workers evenly loaded; big ones amortise the crossing.
+
+:func:`run_items` runs one chunk for ``greenpool.Pool``, which must keep
+each item's own outcome (``imap`` raises a failed item's exception at its
+place and goes on after it, as ``multiprocessing.Pool`` does): an item that
+raises is returned as an :class:`ItemFailure`, which crosses a process
+boundary with its traceback text as the process pool's own errors do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+#: With ``chunksize=None``, chunks aim at about this much work...
+CHUNK_SECONDS = 0.005
+#: ... and at most this many items.
+MAX_CHUNKSIZE = 1024
+
+
+class Chunks:
+    """Argument tuples cut into chunks: of ``chunksize`` items, or sized from measured time."""
+
+    def __init__(self, arguments: Iterator[tuple[Any, ...]], chunksize: int | None) -> None:
+        self._arguments = arguments
+        self._chunksize = chunksize
+        self._seconds_per_item: float | None = None
+
+    def __iter__(self) -> Chunks:
+        return self
+
+    def __next__(self) -> tuple[tuple[Any, ...], ...]:
+        size = self._chunksize
+        if size is None:
+            per_item = self._seconds_per_item
+            if per_item is None:
+                size = 1  # Until the first chunk says how long an item takes.
+            else:
+                size = max(1, min(MAX_CHUNKSIZE, int(CHUNK_SECONDS / max(per_item, 1e-9))))
+        chunk = tuple(itertools.islice(self._arguments, size))
+        if not chunk:
+            raise StopIteration
+        return chunk
+
+    def observe(self, items: int, seconds: float) -> None:
+        """A chunk of ``items`` took ``seconds`` to run: size the next ones from it."""
+        per_item = seconds / max(1, items)
+        previous = self._seconds_per_item
+        self._seconds_per_item = per_item if previous is None else (previous + per_item) / 2
+
+
+class ItemFailure:
+    """The exception one item of a chunk raised, in place of its result.
+
+    In one process it is just the exception. Pickled (a process pool's
+    answer), it carries the exception's traceback text, and comes back with
+    it as ``__cause__``, as the process pool's own errors do; an exception
+    that cannot be pickled is replaced by the pickling error, as there.
+    """
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+    def __reduce__(self) -> tuple[Callable[[bytes], ItemFailure], tuple[bytes]]:
+        from greenpool.process import _wire
+
+        return _rebuild_failure, (_wire.encode_error(self.exception),)
+
+
+def _rebuild_failure(body: bytes) -> ItemFailure:
+    from greenpool.process import _wire
+
+    return ItemFailure(_wire.decode_error(body))
+
+
+def run_items(fn: Callable[..., Any], chunk: Iterable[tuple[Any, ...]]) -> tuple[list[Any], float]:
+    """Run ``fn(*args)`` for each ``args`` of ``chunk``: each result or :class:`ItemFailure`,
+    and how long the chunk took."""
+    start = time.perf_counter()
+    outcomes: list[Any] = []
+    for args in chunk:
+        try:
+            outcomes.append(fn(*args))
+        except Exception as exc:
+            outcomes.append(ItemFailure(exc))
+    return outcomes, time.perf_counter() - start
