@@ -24,7 +24,8 @@ import logging
 import weakref
 from typing import Any
 
-from greenpool import _live, _native, _parking
+from greenpool import _live, _parking
+from greenpool._beside import start_beside
 from greenpool._statistics import ExecutorStatistics
 from greenpool._timeouts import span_seconds
 from greenpool._workitem import now
@@ -122,12 +123,5 @@ def report_every(
     if isinstance(level, bool) or not isinstance(level, int):
         raise TypeError(f"level must be an int logging level, got {level!r}")
     reporter = Reporter(interval, logger if logger is not None else LOGGER, level)
-    if _parking.current_hub() is not None:
-        import eventlet  # Already imported: the caller is a green thread.
-
-        eventlet.spawn_n(reporter._run)
-    else:
-        _native.threading_module().Thread(
-            target=reporter._run, name="greenpool-report", daemon=True
-        ).start()
+    start_beside(reporter._run, "greenpool-report")
     return reporter
