@@ -33,13 +33,18 @@ from greenpool.synchronous import SynchronousExecutor
 from greenpool.thread import BrokenThreadPool, ThreadPoolExecutor
 
 if TYPE_CHECKING:
+    from greenpool.pool import Pool
     from greenpool.process import ProcessPoolExecutor, WorkerLostError
 
 __version__ = "0.1.0"
 
 #: Imported on first use: the process pool needs multiprocessing, which
 #: roughly doubles the cost of ``import greenpool`` for those who never use it.
-_LAZY = {"ProcessPoolExecutor": "greenpool.process", "WorkerLostError": "greenpool.process"}
+_LAZY = {
+    "ProcessPoolExecutor": "greenpool.process",
+    "WorkerLostError": "greenpool.process",
+    "Pool": "greenpool.pool",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -76,6 +81,7 @@ __all__ = [
     "GreenDelayedExecutorMixin",
     "GreenFuture",
     "GreenThreadPoolExecutor",
+    "Pool",
     "ProcessPoolExecutor",
     "RejectedSubmission",
     "Reporter",

@@ -42,7 +42,7 @@ import concurrent.futures
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from greenpool import _live, _parking, _signals
 from greenpool._delayed import DelayedCall, DelayedCalls
@@ -82,6 +82,12 @@ def with_call_timeout(
 
 class Executor(DelayedSubmission, concurrent.futures.Executor):
     """What every greenpool executor shares; backends override the ``_`` hooks."""
+
+    #: Whether ``map`` groups items into chunks, sized from measured time
+    #: (:mod:`greenpool._chunks`): true where each call crosses a process
+    #: boundary, whose cost one item would not repay. Layers over ``map``
+    #: (``greenpool.Pool``) read it to batch the same way.
+    map_batches: ClassVar[bool] = False
 
     def __init__(
         self,

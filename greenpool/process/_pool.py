@@ -51,6 +51,8 @@ class ProcessPoolExecutor(Executor):
     not wait for another call of the same pool.
     """
 
+    map_batches = True  # Each call crosses a pipe: map sends items in chunks.
+
     def __init__(
         self,
         max_workers: int | None = None,

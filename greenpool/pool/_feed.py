@@ -1,0 +1,155 @@
+"""The pipeline under ``Pool.imap``, ``map`` and the rest: chunks submitted as results are taken.
+
+``multiprocessing.Pool`` feeds the whole input to its workers from a
+thread of its own, so ``imap`` over an endless iterator never ends and over
+a long one holds every item and result at once. A :class:`Feed` pulls
+instead: at most ``window`` chunks are in flight, and taking a chunk's
+results submits the next, so memory stays bounded by the window whatever
+the input's length. A submission the executor's ``check_and_reject``
+refuses is not an error here: the feed keeps fewer chunks in flight until
+one finishes, and with none in flight it waits a little and tries again
+(counted, as every refusal is, in the executor's ``statistics.rejected``),
+so ``map`` waits for room instead of failing halfway.
+
+Each chunk is one call of :func:`greenpool._chunks.run_items`, which keeps
+every item's outcome, so a failed item raises at its own place in
+``imap`` and the items after it still come. A chunk whose call failed as
+a whole (its worker process died, its function could not be pickled, the
+pool was terminated) fails each of its items with that exception.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from greenpool import _parking, waiters
+from greenpool._chunks import Chunks, ItemFailure, run_items
+from greenpool._errors import RejectedSubmission
+from greenpool._future import Future
+from greenpool._timeouts import wait_timeout
+from greenpool._workitem import now
+from greenpool.pool._results import PoolTerminated, TimeoutError
+
+#: With nothing in flight and the executor refusing, wait this long before
+#: trying again, doubling up to the most.
+FIRST_BACKOFF = 0.001
+MOST_BACKOFF = 0.05
+
+Submit = Callable[..., Future[Any]]
+
+
+class Feed:
+    """``fn`` over ``chunks``, through ``submit``, at most ``window`` chunks in flight.
+
+    :meth:`take` returns the next item's outcome (a result, or an
+    :class:`ItemFailure`), in input order if ``ordered``, else as chunks
+    finish. Not safe to share between threads: one consumer, as an
+    iterator is.
+    """
+
+    def __init__(
+        self, submit: Submit, fn: Callable[..., Any], chunks: Chunks, window: int, ordered: bool
+    ) -> None:
+        self._submit = submit
+        self._fn = fn
+        self._chunks = chunks
+        self._window = window
+        self._ordered = ordered
+        self._in_flight: deque[tuple[Future[tuple[list[Any], float]], int]] = deque()
+        self._ready: deque[Any] = deque()
+        self._next_chunk: tuple[tuple[Any, ...], ...] | None = None
+        self._exhausted = False
+        self._backoff = FIRST_BACKOFF
+
+    def start(self) -> None:
+        """Submit the first window now: a pool that refuses every call raises at the call."""
+        self._fill()
+
+    def take(self, timeout: object = None) -> Any:
+        """The next item's outcome; ``StopIteration`` at the end; :class:`TimeoutError` if
+        none is ready within ``timeout`` seconds (the feed stays usable)."""
+        seconds = wait_timeout(timeout)
+        deadline = None if seconds is None else now() + seconds
+        while not self._ready:
+            self._fill()
+            if self._in_flight:
+                self._collect(deadline)
+            elif self._exhausted:
+                raise StopIteration
+            else:  # Refused with nothing in flight: room comes when others' calls end.
+                self._pause(deadline)
+        return self._ready.popleft()
+
+    def close(self) -> None:
+        """Stop early: cancel the chunks not started, let go of the input."""
+        for future, _ in self._in_flight:
+            future.cancel()
+        self._in_flight.clear()
+        self._ready.clear()
+        self._exhausted = True
+        self._next_chunk = None
+
+    def _fill(self) -> None:
+        while not self._exhausted and len(self._in_flight) < self._window:
+            chunk = self._next_chunk
+            if chunk is None:
+                try:
+                    chunk = next(self._chunks)
+                except StopIteration:
+                    self._exhausted = True
+                    return
+            try:
+                future = self._submit(run_items, self._fn, chunk)
+            except RejectedSubmission:
+                self._next_chunk = chunk  # Keep it for the next try.
+                return
+            self._next_chunk = None
+            self._backoff = FIRST_BACKOFF
+            self._in_flight.append((future, len(chunk)))
+
+    def _collect(self, deadline: float | None) -> None:
+        """Wait for a chunk (the oldest if ordered, else any) and queue its outcomes."""
+        remaining = None if deadline is None else max(0.0, deadline - now())
+        if self._ordered:
+            future, size = self._in_flight[0]
+            try:
+                future.exception(remaining)
+            except concurrent.futures.TimeoutError:
+                raise TimeoutError(f"no result within {remaining} seconds") from None
+            except concurrent.futures.CancelledError:
+                pass
+            self._in_flight.popleft()
+        else:
+            done, _ = waiters.wait_for_any([f for f, _ in self._in_flight], remaining)
+            if not done:
+                raise TimeoutError(f"no result within {remaining} seconds")
+            index = next(i for i, (f, _) in enumerate(self._in_flight) if f in done)
+            future, size = self._in_flight[index]
+            del self._in_flight[index]
+        self._ready.extend(_outcomes(future, size, self._chunks))
+
+    def _pause(self, deadline: float | None) -> None:
+        wait = self._backoff
+        if deadline is not None:
+            remaining = deadline - now()
+            if remaining <= 0:
+                raise TimeoutError("the executor refused every submission until the timeout")
+            wait = min(wait, remaining)
+        _parking.new_waiter().wait(wait)
+        self._backoff = min(MOST_BACKOFF, self._backoff * 2)
+
+
+def _outcomes(future: Future[tuple[list[Any], float]], size: int, chunks: Chunks) -> list[Any]:
+    """Each item's outcome from a finished chunk's future."""
+    if future.cancelled():
+        failure = ItemFailure(PoolTerminated("the pool was terminated before the call ran"))
+        return [failure] * size
+    error = future.exception()
+    if error is not None:
+        return [ItemFailure(error)] * size
+    outcomes, seconds = future.result()
+    chunks.observe(size, seconds)
+    return outcomes
