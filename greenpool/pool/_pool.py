@@ -355,14 +355,20 @@ class Pool:
 
     def terminate(self) -> None:
         """Stop now: cancel the pool's calls not yet started (their results fail with
-        :class:`PoolTerminated`) and shut an owned executor down without waiting."""
+        :class:`PoolTerminated`); an owned process pool also ends its workers at once
+        (``terminate_workers``: the calls they run fail with ``WorkerLostError``), and
+        any other owned executor is shut down without waiting."""
         self._state = _State.TERMINATE
         with self._lock:
             calls = list(self._calls)
         for future in calls:
             future.cancel()
         if self._owned:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            end_workers = getattr(self._executor, "terminate_workers", None)
+            if end_workers is not None:
+                end_workers()
+            else:
+                self._executor.shutdown(wait=False, cancel_futures=True)
 
     def join(self) -> None:
         """Wait for the pool's accepted work to end (and an owned executor's workers);

@@ -205,7 +205,7 @@ class WorkerHandle:
 
     # -- its end -------------------------------------------------------------
 
-    def lost(self, exitcode: int | None) -> list[Call]:
+    def lost(self, exitcode: int | None, replaced: bool = True) -> list[Call]:
         """The worker has died and its last answers have been read: fail the calls it
         had started, finish the cancels it had not seen, and return the calls it
         never started, for other workers."""
@@ -240,8 +240,9 @@ class WorkerHandle:
                     if call.number <= finished
                     else "while running this call"
                 )
+                after = "the pool replaced it" if replaced else "the pool takes no more calls"
                 error = WorkerLostError(
-                    f"worker process {self.pid} died ({how}) {what}; the pool replaced it",
+                    f"worker process {self.pid} died ({how}) {what}; {after}",
                     pid=self.pid,
                     exitcode=exitcode,
                 )

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import pickle
+import signal
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -113,6 +115,8 @@ class Manager:
         self._thread: Any = None
         self._wakeup: WakePipe | None = None  # Made with the thread.
         self._stopping = False
+        #: Set by terminate_workers(): the signal to end every worker with, once.
+        self._end_workers_with: int | None = None
         self._broken: str | None = None
         self._broken_cause: BaseException | None = None
         self._done = False
@@ -188,6 +192,12 @@ class Manager:
         if self._wakeup is not None:
             self._wakeup.signal()  # Whether or not one is unread: a stop must be seen.
 
+    def end_workers(self, signal_number: int) -> None:
+        """Stop now, from any thread: send every worker ``signal_number``; the calls they
+        run fail with ``WorkerLostError``, the calls none has started as in a broken pool."""
+        self._end_workers_with = signal_number
+        self.stop()
+
     def in_manager_thread(self) -> bool:
         return self._thread is not None and self._thread.ident == _native.get_ident()
 
@@ -262,6 +272,8 @@ class Manager:
         poll.register(wake_fd, _POLLIN)
         fds = self._fds
         while True:
+            if self._end_workers_with is not None:
+                self._end_every_worker(self._end_workers_with)
             self._dispatch()
             if self._finished():
                 return
@@ -488,7 +500,8 @@ class Manager:
                 )
         elif worker.channel.started != -1:
             self._startup_failures = 0
-        self._requeue(worker.lost(process.exitcode))
+        replaced = self._broken is None  # A broken pool (ended workers too) starts none.
+        self._requeue(worker.lost(process.exitcode, replaced))
         self._forget(worker)
 
     def _expire_timeouts(self) -> None:
@@ -502,6 +515,16 @@ class Manager:
                 call.timed_out = True
                 worker.timed = None
                 worker.process.kill()  # Its sentinel reports the rest.
+
+    def _end_every_worker(self, signal_number: int) -> None:
+        """End every worker with ``signal_number`` (once); no call is handed out again."""
+        self._end_workers_with = None
+        self._break(f"its worker processes were ended ({signal.Signals(signal_number).name})")
+        for worker in self._workers.values():
+            try:
+                os.kill(worker.pid, signal_number)
+            except ProcessLookupError:
+                pass  # Gone already: its sentinel reports it.
 
     # -- a broken pool -----------------------------------------------------
 

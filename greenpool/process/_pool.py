@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import signal
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -106,6 +107,25 @@ class ProcessPoolExecutor(Executor):
     def idle_workers(self) -> int:
         """Worker processes that hold no call (started or not)."""
         return self._manager.idle_workers
+
+    def terminate_workers(self) -> None:
+        """Stop now, as CPython 3.14's: shut down, cancelling every call not started, and
+        end each worker process with ``SIGTERM``.
+
+        The calls the workers were running fail with :class:`WorkerLostError`;
+        a call the cancel could not reach (handed to a worker, its start
+        unknown) fails with ``BrokenProcessPool``. Returns at once;
+        ``shutdown(wait=True)`` then waits until every worker is reaped.
+        """
+        self._end_workers(signal.SIGTERM)
+
+    def kill_workers(self) -> None:
+        """As :meth:`terminate_workers`, with ``SIGKILL``, which a worker cannot catch."""
+        self._end_workers(signal.SIGKILL)
+
+    def _end_workers(self, signal_number: int) -> None:
+        self.shutdown(wait=False, cancel_futures=True)
+        self._manager.end_workers(signal_number)
 
     @property
     def mp_context(self) -> Any:
