@@ -10,7 +10,8 @@ work runs, and the README for every difference from the stdlib.
 Imported on first use of ``greenpool.Pool``: it needs ``multiprocessing``.
 """
 
-from greenpool.pool._pool import IMapIterator, Pool
+from greenpool.pool._feed import IMapIterator
+from greenpool.pool._pool import Pool
 from greenpool.pool._results import (
     ApplyResult,
     AsyncResult,

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from greenpool import _parking, waiters
 from greenpool._chunks import Chunks, ItemFailure, run_items
@@ -37,6 +37,8 @@ from greenpool.pool._results import PoolTerminated, TimeoutError
 #: trying again, doubling up to the most.
 FIRST_BACKOFF = 0.001
 MOST_BACKOFF = 0.05
+
+_T = TypeVar("_T")
 
 Submit = Callable[..., Future[Any]]
 
@@ -153,3 +155,48 @@ def _outcomes(future: Future[tuple[list[Any], float]], size: int, chunks: Chunks
     outcomes, seconds = future.result()
     chunks.observe(size, seconds)
     return outcomes
+
+
+class IMapIterator(Iterator[_T]):
+    """The iterator ``imap`` and ``imap_unordered`` return; ``next(timeout)`` as the stdlib's."""
+
+    def __init__(self, feed: Feed) -> None:
+        self._feed = feed
+
+    def __iter__(self) -> IMapIterator[_T]:
+        return self
+
+    def __next__(self) -> _T:
+        return self.next()
+
+    def next(self, timeout: float | None = None) -> _T:
+        """The next result; raises a failed item's exception at its place, and
+        :class:`~greenpool.pool.TimeoutError` if none comes within ``timeout``."""
+        outcome = self._feed.take(timeout)
+        if isinstance(outcome, ItemFailure):
+            raise outcome.exception
+        result: _T = outcome
+        return result
+
+    def __del__(self) -> None:
+        self._feed.close()
+
+
+def gather(feed: Feed) -> list[Any]:
+    """Every outcome of ``feed``, in order; raises the first failed item's exception."""
+    values = []
+    first_failure: BaseException | None = None
+    while True:
+        try:
+            outcome = feed.take()
+        except StopIteration:
+            break
+        if isinstance(outcome, ItemFailure):
+            if first_failure is None:
+                first_failure = outcome.exception
+                feed.close()  # The rest would be thrown away: cancel what has not started.
+        else:
+            values.append(outcome)
+    if first_failure is not None:
+        raise first_failure
+    return values

@@ -32,16 +32,17 @@ from __future__ import annotations
 import enum
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from greenpool import _native, waiters
 from greenpool._beside import start_beside
-from greenpool._chunks import Chunks, ItemFailure
+from greenpool._chunks import Chunks
 from greenpool._executor import Executor
 from greenpool._future import Future
 from greenpool._statistics import ExecutorStatistics
-from greenpool.pool._feed import Feed
+from greenpool.pool._arguments import check_chunksize, make_process_pool
+from greenpool.pool._feed import Feed, IMapIterator, gather
 from greenpool.pool._results import (
     ApplyResult,
     Callback,
@@ -59,31 +60,6 @@ class _State(enum.Enum):
     RUN = "RUN"
     CLOSE = "CLOSE"
     TERMINATE = "TERMINATE"
-
-
-class IMapIterator(Iterator[_T]):
-    """The iterator ``imap`` and ``imap_unordered`` return; ``next(timeout)`` as the stdlib's."""
-
-    def __init__(self, feed: Feed) -> None:
-        self._feed = feed
-
-    def __iter__(self) -> IMapIterator[_T]:
-        return self
-
-    def __next__(self) -> _T:
-        return self.next()
-
-    def next(self, timeout: float | None = None) -> _T:
-        """The next result; raises a failed item's exception at its place, and
-        :class:`~greenpool.pool.TimeoutError` if none comes within ``timeout``."""
-        outcome = self._feed.take(timeout)
-        if isinstance(outcome, ItemFailure):
-            raise outcome.exception
-        result: _T = outcome
-        return result
-
-    def __del__(self) -> None:
-        self._feed.close()
 
 
 class Pool:
@@ -114,7 +90,7 @@ class Pool:
             self._executor = executor
             self._owned = False
         else:
-            self._executor = _make_process_pool(processes, initializer, initargs, maxtasksperchild)
+            self._executor = make_process_pool(processes, initializer, initargs, maxtasksperchild)
             self._owned = True
         self._state = _State.RUN
         self._lock = _native.threading_module().Lock()
@@ -275,7 +251,7 @@ class Pool:
         ordered: bool = True,
     ) -> Feed:
         self._check_running()
-        _check_chunksize(chunksize)
+        check_chunksize(chunksize)
         if not callable(func):
             raise TypeError(f"{func!r} is not callable")
         items = iter(iterable)
@@ -313,9 +289,9 @@ class Pool:
         self, func: Callable[..., _T], iterable: Iterable[Any], chunksize: int | None, *, star: bool
     ) -> list[_T]:
         self._check_running()
-        _check_chunksize(chunksize)
+        check_chunksize(chunksize)
         items, size = self._map_chunks(iterable, chunksize)
-        return _gather(self._feed(func, items, size, star=star))
+        return gather(self._feed(func, items, size, star=star))
 
     def _map_async(
         self,
@@ -328,7 +304,7 @@ class Pool:
         star: bool,
     ) -> MapResult[_T]:
         self._check_running()
-        _check_chunksize(chunksize)
+        check_chunksize(chunksize)
         check_callbacks(callback, error_callback)
         items, size = self._map_chunks(iterable, chunksize)
         feed = self._feed(func, items, size, star=star)
@@ -337,7 +313,7 @@ class Pool:
 
         def feed_to_the_end() -> None:
             try:
-                values = _gather(feed)
+                values = gather(feed)
             except BaseException as exc:
                 result._settle(None, exc)
             else:
@@ -406,64 +382,6 @@ class Pool:
     applyAsync = apply_async
     mapAsync = map_async
     imapUnordered = imap_unordered
-
-
-def _gather(feed: Feed) -> list[Any]:
-    """Every outcome of ``feed``, in order; raises the first failed item's exception."""
-    values = []
-    first_failure: BaseException | None = None
-    while True:
-        try:
-            outcome = feed.take()
-        except StopIteration:
-            break
-        if isinstance(outcome, ItemFailure):
-            if first_failure is None:
-                first_failure = outcome.exception
-                feed.close()  # The rest would be thrown away: cancel what has not started.
-        else:
-            values.append(outcome)
-    if first_failure is not None:
-        raise first_failure
-    return values
-
-
-def _check_chunksize(chunksize: object) -> None:
-    if chunksize is not None and (
-        isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
-    ):
-        raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
-
-
-def _make_process_pool(
-    processes: int | None,
-    initializer: Callable[..., object] | None,
-    initargs: Iterable[Any],
-    maxtasksperchild: int | None,
-) -> Executor:
-    """The ``ProcessPoolExecutor`` a ``Pool()`` without ``executor=`` drives, checked as the
-    stdlib checks its arguments."""
-    if processes is not None:
-        if isinstance(processes, bool) or not isinstance(processes, int):
-            raise TypeError(f"processes must be an int or None, got {processes!r}")
-        if processes < 1:
-            raise ValueError("Number of processes must be at least 1")
-    if initializer is not None and not callable(initializer):
-        raise TypeError("initializer must be a callable")
-    if maxtasksperchild is not None and (
-        isinstance(maxtasksperchild, bool)
-        or not isinstance(maxtasksperchild, int)
-        or maxtasksperchild <= 0
-    ):
-        raise ValueError("maxtasksperchild must be a positive int or None")
-    from greenpool.process import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(
-        processes,
-        initializer=initializer,
-        initargs=tuple(initargs),
-        max_tasks_per_child=maxtasksperchild,
-    )
 
 
 def _stop_executor(executor: Executor) -> None:
