@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
+import pickle
+import signal
 import threading
 import time
 import warnings
@@ -17,6 +20,14 @@ from greenpool.rejection import reject_when_reached
 
 
 def square(x: int) -> int:
+    return x * x
+
+
+def die_if(x: int, doomed: int) -> int:
+    """Kill this worker process (SIGKILL, no clean-up) on ``doomed``; else square ``x``."""
+    if x == doomed:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
     return x * x
 
 
@@ -59,6 +70,29 @@ def test_imap_over_processes_batches_items_and_keeps_order() -> None:
         statistics = pool.statistics
         assert 1 <= statistics.submitted < 20_000
         assert statistics.executed == statistics.submitted
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_dies_fails_only_the_call_it_was_running() -> None:
+    with greenpool.Pool(2) as pool:
+        results = [pool.apply_async(die_if, (n, 3)) for n in range(8)]
+        for n, result in enumerate(results):
+            if n == 3:
+                with pytest.raises(greenpool.WorkerLostError, match="SIGKILL"):
+                    result.get(timeout=30)
+            else:
+                assert result.get(timeout=30) == n * n
+        # The pool goes on, on a replacement worker.
+        assert pool.map(square, range(10)) == [x * x for x in range(10)]
+
+
+def test_a_pool_cannot_be_pickled() -> None:
+    with greenpool.ThreadPoolExecutor(1) as executor:
+        pool = greenpool.Pool(executor=executor)
+        with pytest.raises(NotImplementedError):
+            pickle.dumps(pool)
+        pool.close()
+        pool.join()
 
 
 @pytest.mark.timeout(30)

@@ -374,6 +374,11 @@ class Pool:
                 f"unclosed running greenpool.Pool {self!r}", ResourceWarning, stacklevel=2
             )
 
+    def __reduce__(self) -> Any:
+        raise NotImplementedError(
+            "pool objects cannot be passed between processes or pickled"
+        )  # As multiprocessing.Pool's.
+
     def __repr__(self) -> str:
         state = getattr(self, "_state", _State.RUN).value
         return f"<greenpool.Pool state={state} executor={self._executor!r}>"
