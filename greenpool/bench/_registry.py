@@ -48,6 +48,7 @@ CASE_MODULES = (
     "greenpool.bench.thread_cases",
     "greenpool.bench.delayed_cases",
     "greenpool.bench.process_cases",
+    "greenpool.bench.pool_cases",
     "greenpool.bench.periodic_cases",
 )
 
