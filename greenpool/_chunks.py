@@ -8,7 +8,8 @@ from the time per item that finished chunks report (:meth:`Chunks.observe`),
 to about ``CHUNK_SECONDS`` of work each. Small chunks keep results
 streaming and workers evenly loaded; big ones amortise the crossing.
 
-:func:`run_items` runs one chunk for ``greenpool.Pool``, which must keep
+:func:`run_items` (and :func:`run_star_items`, for ``starmap``) runs one
+chunk for ``greenpool.Pool``, which must keep
 each item's own outcome (``imap`` raises a failed item's exception at its
 place and goes on after it, as ``multiprocessing.Pool`` does): an item that
 raises is returned as an :class:`ItemFailure`, which crosses a process
@@ -29,9 +30,10 @@ MAX_CHUNKSIZE = 1024
 
 
 class Chunks:
-    """Argument tuples cut into chunks: of ``chunksize`` items, or sized from measured time."""
+    """Items (argument tuples, for ``map``) cut into chunks: of ``chunksize`` items, or sized
+    from measured time."""
 
-    def __init__(self, arguments: Iterator[tuple[Any, ...]], chunksize: int | None) -> None:
+    def __init__(self, arguments: Iterator[Any], chunksize: int | None) -> None:
         self._arguments = arguments
         self._chunksize = chunksize
         self._seconds_per_item: float | None = None
@@ -39,7 +41,7 @@ class Chunks:
     def __iter__(self) -> Chunks:
         return self
 
-    def __next__(self) -> tuple[tuple[Any, ...], ...]:
+    def __next__(self) -> tuple[Any, ...]:
         size = self._chunksize
         if size is None:
             per_item = self._seconds_per_item
@@ -85,14 +87,32 @@ def _rebuild_failure(body: bytes) -> ItemFailure:
     return ItemFailure(_wire.decode_error(body))
 
 
-def run_items(fn: Callable[..., Any], chunk: Iterable[tuple[Any, ...]]) -> tuple[list[Any], float]:
-    """Run ``fn(*args)`` for each ``args`` of ``chunk``: each result or :class:`ItemFailure`,
-    and how long the chunk took."""
+def run_items(fn: Callable[[Any], Any], chunk: Iterable[Any]) -> tuple[list[Any], float, bool]:
+    """Run ``fn(item)`` for each item of ``chunk``: each result or :class:`ItemFailure`, how
+    long the chunk took, and whether any item failed."""
     start = time.perf_counter()
     outcomes: list[Any] = []
+    failed = False
+    for item in chunk:
+        try:
+            outcomes.append(fn(item))
+        except Exception as exc:
+            outcomes.append(ItemFailure(exc))
+            failed = True
+    return outcomes, time.perf_counter() - start, failed
+
+
+def run_star_items(
+    fn: Callable[..., Any], chunk: Iterable[tuple[Any, ...]]
+) -> tuple[list[Any], float, bool]:
+    """As :func:`run_items`, with each item unpacked as ``fn``'s arguments."""
+    start = time.perf_counter()
+    outcomes: list[Any] = []
+    failed = False
     for args in chunk:
         try:
             outcomes.append(fn(*args))
         except Exception as exc:
             outcomes.append(ItemFailure(exc))
-    return outcomes, time.perf_counter() - start
+            failed = True
+    return outcomes, time.perf_counter() - start, failed

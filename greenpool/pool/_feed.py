@@ -11,8 +11,8 @@ one finishes, and with none in flight it waits a little and tries again
 (counted, as every refusal is, in the executor's ``statistics.rejected``),
 so ``map`` waits for room instead of failing halfway.
 
-Each chunk is one call of :func:`greenpool._chunks.run_items`, which keeps
-every item's outcome, so a failed item raises at its own place in
+Each chunk is one call of :func:`greenpool._chunks.run_items` (or
+``run_star_items``), which keeps every item's outcome, so a failed item raises at its own place in
 ``imap`` and the items after it still come. A chunk whose call failed as
 a whole (its worker process died, its function could not be pickled, the
 pool was terminated) fails each of its items with that exception.
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from greenpool import _parking, waiters
-from greenpool._chunks import Chunks, ItemFailure, run_items
+from greenpool._chunks import Chunks, ItemFailure, run_items, run_star_items
 from greenpool._errors import RejectedSubmission
 from greenpool._future import Future
 from greenpool._timeouts import wait_timeout
@@ -41,6 +41,8 @@ MOST_BACKOFF = 0.05
 _T = TypeVar("_T")
 
 Submit = Callable[..., Future[Any]]
+#: A chunk's answer: each item's outcome, how long it ran, whether any item failed.
+ChunkAnswer = tuple[list[Any], float, bool]
 
 
 class Feed:
@@ -53,16 +55,24 @@ class Feed:
     """
 
     def __init__(
-        self, submit: Submit, fn: Callable[..., Any], chunks: Chunks, window: int, ordered: bool
+        self,
+        submit: Submit,
+        fn: Callable[..., Any],
+        chunks: Chunks,
+        window: int,
+        *,
+        ordered: bool = True,
+        star: bool = False,
     ) -> None:
         self._submit = submit
         self._fn = fn
+        self._runner = run_star_items if star else run_items
         self._chunks = chunks
         self._window = window
         self._ordered = ordered
-        self._in_flight: deque[tuple[Future[tuple[list[Any], float]], int]] = deque()
+        self._in_flight: deque[tuple[Future[ChunkAnswer], int]] = deque()
         self._ready: deque[Any] = deque()
-        self._next_chunk: tuple[tuple[Any, ...], ...] | None = None
+        self._next_chunk: tuple[Any, ...] | None = None
         self._exhausted = False
         self._backoff = FIRST_BACKOFF
 
@@ -73,17 +83,29 @@ class Feed:
     def take(self, timeout: object = None) -> Any:
         """The next item's outcome; ``StopIteration`` at the end; :class:`TimeoutError` if
         none is ready within ``timeout`` seconds (the feed stays usable)."""
+        if not self._ready:
+            outcomes, _ = self.take_chunk(timeout)
+            self._ready.extend(outcomes)
+        return self._ready.popleft()
+
+    def take_chunk(self, timeout: object = None) -> tuple[list[Any], bool]:
+        """The outcomes of the next finished chunk (what :meth:`take` would return one by
+        one), and whether any of them is an :class:`ItemFailure`."""
+        if self._ready:
+            outcomes = list(self._ready)
+            self._ready.clear()
+            return outcomes, any(isinstance(outcome, ItemFailure) for outcome in outcomes)
         seconds = wait_timeout(timeout)
         deadline = None if seconds is None else now() + seconds
-        while not self._ready:
+        while True:
             self._fill()
             if self._in_flight:
-                self._collect(deadline)
-            elif self._exhausted:
+                return self._collect(deadline)
+            if self._exhausted:
                 raise StopIteration
-            else:  # Refused with nothing in flight: room comes when others' calls end.
-                self._pause(deadline)
-        return self._ready.popleft()
+            self._pause(
+                deadline
+            )  # Refused with nothing in flight: room comes when others' calls end.
 
     def close(self) -> None:
         """Stop early: cancel the chunks not started, let go of the input."""
@@ -104,7 +126,7 @@ class Feed:
                     self._exhausted = True
                     return
             try:
-                future = self._submit(run_items, self._fn, chunk)
+                future = self._submit(self._runner, self._fn, chunk)
             except RejectedSubmission:
                 self._next_chunk = chunk  # Keep it for the next try.
                 return
@@ -112,8 +134,9 @@ class Feed:
             self._backoff = FIRST_BACKOFF
             self._in_flight.append((future, len(chunk)))
 
-    def _collect(self, deadline: float | None) -> None:
-        """Wait for a chunk (the oldest if ordered, else any) and queue its outcomes."""
+    def _collect(self, deadline: float | None) -> tuple[list[Any], bool]:
+        """Wait for a chunk (the oldest if ordered, else any); its outcomes, and whether any
+        item failed."""
         remaining = None if deadline is None else max(0.0, deadline - now())
         if self._ordered:
             future, size = self._in_flight[0]
@@ -131,7 +154,7 @@ class Feed:
             index = next(i for i, (f, _) in enumerate(self._in_flight) if f in done)
             future, size = self._in_flight[index]
             del self._in_flight[index]
-        self._ready.extend(_outcomes(future, size, self._chunks))
+        return _outcomes(future, size, self._chunks)
 
     def _pause(self, deadline: float | None) -> None:
         wait = self._backoff
@@ -144,17 +167,17 @@ class Feed:
         self._backoff = min(MOST_BACKOFF, self._backoff * 2)
 
 
-def _outcomes(future: Future[tuple[list[Any], float]], size: int, chunks: Chunks) -> list[Any]:
-    """Each item's outcome from a finished chunk's future."""
+def _outcomes(future: Future[ChunkAnswer], size: int, chunks: Chunks) -> tuple[list[Any], bool]:
+    """Each item's outcome from a finished chunk's future, and whether any failed."""
     if future.cancelled():
         failure = ItemFailure(PoolTerminated("the pool was terminated before the call ran"))
-        return [failure] * size
+        return [failure] * size, True
     error = future.exception()
     if error is not None:
-        return [ItemFailure(error)] * size
-    outcomes, seconds = future.result()
+        return [ItemFailure(error)] * size, True
+    outcomes, seconds, failed = future.result()
     chunks.observe(size, seconds)
-    return outcomes
+    return outcomes, failed
 
 
 class IMapIterator(Iterator[_T]):
@@ -184,19 +207,13 @@ class IMapIterator(Iterator[_T]):
 
 def gather(feed: Feed) -> list[Any]:
     """Every outcome of ``feed``, in order; raises the first failed item's exception."""
-    values = []
-    first_failure: BaseException | None = None
+    values: list[Any] = []
     while True:
         try:
-            outcome = feed.take()
+            outcomes, failed = feed.take_chunk()
         except StopIteration:
-            break
-        if isinstance(outcome, ItemFailure):
-            if first_failure is None:
-                first_failure = outcome.exception
-                feed.close()  # The rest would be thrown away: cancel what has not started.
-        else:
-            values.append(outcome)
-    if first_failure is not None:
-        raise first_failure
-    return values
+            return values
+        if failed:
+            feed.close()  # The rest would be thrown away: cancel what has not started.
+            raise next(o for o in outcomes if isinstance(o, ItemFailure)).exception
+        values += outcomes

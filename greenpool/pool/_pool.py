@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from greenpool import _native, waiters
+from greenpool import waiters
 from greenpool._beside import start_beside
 from greenpool._chunks import Chunks
 from greenpool._executor import Executor
@@ -93,10 +93,11 @@ class Pool:
             self._executor = make_process_pool(processes, initializer, initargs, maxtasksperchild)
             self._owned = True
         self._state = _State.RUN
-        self._lock = _native.threading_module().Lock()
-        #: Results not yet settled (apply_async and map_async ones): what join() waits for.
+        # Both sets change by one C call each (add, discard) and are read by
+        # copy(), so no lock is needed around them (the GIL orders them).
+        #: Results with callbacks not yet run: join() waits for them too.
         self._unsettled: set[ApplyResult[Any]] = set()
-        #: The pool's calls not yet finished: what terminate() cancels.
+        #: The pool's calls not yet finished: what terminate() cancels and join() awaits.
         self._calls: set[Future[Any]] = set()
         if self._owned:
             # Collected without close()/terminate(): stop the workers it made.
@@ -126,22 +127,10 @@ class Pool:
         if self._state is _State.TERMINATE:
             raise ValueError("Pool not running")
         future = self._executor.submit(fn, *args, **kwargs)
-        with self._lock:
-            self._calls.add(future)
-        future.add_done_callback(self._call_done)
+        calls = self._calls
+        calls.add(future)
+        future.add_done_callback(calls.discard)
         return future
-
-    def _call_done(self, future: Any) -> None:
-        with self._lock:
-            self._calls.discard(future)
-
-    def _track(self, result: ApplyResult[Any]) -> None:
-        with self._lock:
-            self._unsettled.add(result)
-
-    def _settled(self, result: ApplyResult[Any]) -> None:
-        with self._lock:
-            self._unsettled.discard(result)
 
     # -- apply -------------------------------------------------------------
 
@@ -174,13 +163,8 @@ class Pool:
         if not callable(func):
             raise TypeError(f"{func!r} is not callable")
         check_callbacks(callback, error_callback)
-        positional = tuple(args)
-        keywords = dict(kwds) if kwds is not None else {}
-        result: ApplyResult[_T] = ApplyResult(callback, error_callback, self._settled)
-        future = self._submit(func, *positional, **keywords)
-        self._track(result)
-        future.add_done_callback(result._settle_from)
-        return result
+        future = self._submit(func, *args, **(kwds if kwds is not None else {}))
+        return ApplyResult(future, callback, error_callback, self._unsettled)
 
     # -- map ---------------------------------------------------------------
 
@@ -254,9 +238,9 @@ class Pool:
         check_chunksize(chunksize)
         if not callable(func):
             raise TypeError(f"{func!r} is not callable")
-        items = iter(iterable)
-        arguments = (tuple(item) for item in items) if star else ((item,) for item in items)
-        feed = Feed(self._submit, func, Chunks(arguments, chunksize), self._window(), ordered)
+        # Items go to the workers as they are: starmap's are unpacked there.
+        chunks = Chunks(iter(iterable), chunksize)
+        feed = Feed(self._submit, func, chunks, self._window(), ordered=ordered, star=star)
         feed.start()
         return feed
 
@@ -308,8 +292,7 @@ class Pool:
         check_callbacks(callback, error_callback)
         items, size = self._map_chunks(iterable, chunksize)
         feed = self._feed(func, items, size, star=star)
-        result: MapResult[_T] = MapResult(callback, error_callback, self._settled)
-        self._track(result)
+        result: MapResult[_T] = MapResult(None, callback, error_callback, self._unsettled)
 
         def feed_to_the_end() -> None:
             try:
@@ -335,9 +318,7 @@ class Pool:
         (``terminate_workers``: the calls they run fail with ``WorkerLostError``), and
         any other owned executor is shut down without waiting."""
         self._state = _State.TERMINATE
-        with self._lock:
-            calls = list(self._calls)
-        for future in calls:
+        for future in self._calls.copy():
             future.cancel()
         if self._owned:
             end_workers = getattr(self._executor, "terminate_workers", None)
@@ -352,9 +333,8 @@ class Pool:
         if self._state is _State.RUN:
             raise ValueError("Pool is still running")
         while True:
-            with self._lock:
-                latches = [result._latch for result in self._unsettled]
-                calls = list(self._calls)
+            latches = [result._latch for result in self._unsettled.copy()]
+            calls = list(self._calls.copy())
             if not latches and not calls:
                 break
             waiters.wait_for_all([*latches, *calls])

@@ -58,20 +58,38 @@ def check_callbacks(callback: object, error_callback: object) -> None:
 
 
 class ApplyResult(Generic[_T]):
-    """The result of ``apply_async`` (and, as :class:`MapResult`, of ``map_async``)."""
+    """The result of ``apply_async`` (and, as :class:`MapResult`, of ``map_async``).
+
+    Without callbacks it reads the executor's future itself: nothing runs
+    between the call finishing and the result being ready. With one, a
+    latch of its own becomes ready once the callback has run. ``unsettled``
+    (the pool's) holds the result until then, for ``join``.
+    """
 
     def __init__(
         self,
+        future: concurrent.futures.Future[Any] | None = None,
         callback: Callback | None = None,
         error_callback: Callback | None = None,
-        settled: Callable[[ApplyResult[Any]], object] | None = None,
+        unsettled: set[ApplyResult[Any]] | None = None,
     ) -> None:
         self._callback = callback
         self._error_callback = error_callback
-        self._settled = settled
-        self._latch: Future[None] = Future()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._latch: concurrent.futures.Future[Any]
+        self._own_latch = not (future is not None and callback is None and error_callback is None)
+        if not self._own_latch:
+            assert future is not None
+            self._latch = future  # Ready when the call is.
+            self._unsettled = None
+            return
+        self._latch = Future()
+        self._unsettled = unsettled
+        if unsettled is not None:
+            unsettled.add(self)
+        if future is not None:
+            future.add_done_callback(self._settle_from)
 
     def _settle(self, value: Any, error: BaseException | None) -> None:
         """Record the outcome, run the callback for it, then become ready. Called once."""
@@ -85,13 +103,13 @@ class ApplyResult(Generic[_T]):
         finally:
             self._callback = self._error_callback = None  # Run once; let go of them.
             self._latch.set_result(None)
-            if self._settled is not None:
-                self._settled(self)
+            if self._unsettled is not None:
+                self._unsettled.discard(self)
 
     def _settle_from(self, future: concurrent.futures.Future[Any]) -> None:
         """Settle from a finished future of the pool's executor (a done-callback)."""
         if future.cancelled():
-            self._settle(None, PoolTerminated("the pool was terminated before the call ran"))
+            self._settle(None, _terminated())
             return
         error = future.exception()
         self._settle(None if error is not None else future.result(), error)
@@ -104,13 +122,13 @@ class ApplyResult(Generic[_T]):
         """Whether the call returned without raising; ``ValueError`` if it is not ready."""
         if not self._latch.done():
             raise ValueError(f"{self!r} not ready")
-        return self._error is None
+        return self._outcome()[1] is None
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait until ready, or for ``timeout`` seconds."""
         try:
-            self._latch.result(timeout)
-        except concurrent.futures.TimeoutError:
+            self._latch.exception(timeout)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
             pass
 
     def get(self, timeout: float | None = None) -> _T:
@@ -119,14 +137,29 @@ class ApplyResult(Generic[_T]):
         self.wait(timeout)
         if not self._latch.done():
             raise TimeoutError(f"no result within {timeout} seconds")
-        if self._error is not None:
-            raise self._error
-        value: _T = self._value
-        return value
+        value, error = self._outcome()
+        if error is not None:
+            raise error
+        result: _T = value
+        return result
+
+    def _outcome(self) -> tuple[Any, BaseException | None]:
+        """(value, exception) of a ready result."""
+        if self._own_latch:
+            return self._value, self._error
+        latch = self._latch
+        if latch.cancelled():
+            return None, _terminated()
+        error = latch.exception()
+        return (None, error) if error is not None else (latch.result(), None)
 
     def __repr__(self) -> str:
         state = "ready" if self._latch.done() else "pending"
         return f"<{type(self).__name__} {state} at {id(self):#x}>"
+
+
+def _terminated() -> PoolTerminated:
+    return PoolTerminated("the pool was terminated before the call ran")
 
 
 #: ``multiprocessing.pool.AsyncResult`` is the same class under another name.
