@@ -68,8 +68,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PROG = "python -m greenpool bench"
 DESCRIPTION = "greenpool against futurist, eventlet, the stdlib and multiprocessing."
 DEFAULT_ROUNDS = 5
-#: ``--quick`` checks that everything runs (about 45 s for the shipped cases on two
-#: cores), not how fast: one round unless ``--rounds`` says otherwise.
+#: ``--quick`` checks that everything runs, not how fast (the README says how long
+#: it takes): one round unless ``--rounds`` says otherwise.
 QUICK_ROUNDS = 1
 DEFAULT_TIMEOUT = 600.0
 VERSIONED = ("greenpool", "futurist", "eventlet", "greenlet")
