@@ -77,7 +77,8 @@ class Feed:
         self._backoff = FIRST_BACKOFF
 
     def start(self) -> None:
-        """Submit the first window now: a pool that refuses every call raises at the call."""
+        """Submit the first window now, in the caller (as much of it as is accepted), so the
+        workers start while the caller goes on."""
         self._fill()
 
     def take(self, timeout: object = None) -> Any:

@@ -47,6 +47,7 @@ from greenpool.pool._results import (
     ApplyResult,
     Callback,
     MapResult,
+    PoolTerminated,
     check_callbacks,
 )
 
@@ -74,11 +75,12 @@ class Pool:
         *,
         executor: Executor | None = None,
     ) -> None:
+        initargs = tuple(initargs)
         if executor is not None:
             if (
                 processes is not None
                 or initializer is not None
-                or tuple(initargs)
+                or initargs
                 or maxtasksperchild is not None
             ):
                 raise ValueError(
@@ -124,8 +126,8 @@ class Pool:
 
     def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Submit through the executor, keeping the future until it is done."""
-        if self._state is _State.TERMINATE:
-            raise ValueError("Pool not running")
+        if self._state is _State.TERMINATE:  # A feed still pulling after terminate().
+            raise PoolTerminated("the pool was terminated")
         future = self._executor.submit(fn, *args, **kwargs)
         calls = self._calls
         calls.add(future)
