@@ -37,11 +37,16 @@ class Chunks:
         self._arguments = arguments
         self._chunksize = chunksize
         self._seconds_per_item: float | None = None
+        #: The input's exception, raised after the chunk of the items before it.
+        self._error: Exception | None = None
 
     def __iter__(self) -> Chunks:
         return self
 
     def __next__(self) -> tuple[Any, ...]:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
         size = self._chunksize
         if size is None:
             per_item = self._seconds_per_item
@@ -49,10 +54,18 @@ class Chunks:
                 size = 1  # Until the first chunk says how long an item takes.
             else:
                 size = max(1, min(MAX_CHUNKSIZE, int(CHUNK_SECONDS / max(per_item, 1e-9))))
-        chunk = tuple(itertools.islice(self._arguments, size))
-        if not chunk:
+        if size == 1:
+            return (next(self._arguments),)
+        taken: list[Any] = []
+        try:
+            taken.extend(itertools.islice(self._arguments, size))
+        except Exception as exc:
+            if not taken:
+                raise
+            self._error = exc  # The items before it are a chunk of their own first.
+        if not taken:
             raise StopIteration
-        return chunk
+        return tuple(taken)
 
     def observe(self, items: int, seconds: float) -> None:
         """A chunk of ``items`` took ``seconds`` to run: size the next ones from it."""

@@ -220,13 +220,6 @@ def submitted(pool: Any) -> int | None:
     return None if statistics is None else statistics.submitted
 
 
-def xfail_on_greenpool(request: pytest.FixtureRequest, kind: str, *kinds: str, reason: str) -> None:
-    """Mark this test ``xfail(strict=True)`` for ``kind`` if it is one of ``kinds`` (every
-    greenpool kind if none are named): a known bug, which fails it there until fixed."""
-    if kind in (kinds or GREENPOOL_KINDS):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 # -- apply, map and the rest: results ------------------------------------------
 
 
@@ -705,17 +698,7 @@ def test_difference_a_bool_as_a_count_of_workers_or_tasks(
 
 
 @pytest.mark.parametrize("method", ["map", "imap"])
-def test_difference_a_bool_or_float_chunksize(
-    pool: Any, kind: str, method: str, request: pytest.FixtureRequest
-) -> None:
-    if method == "imap":
-        xfail_on_greenpool(
-            request,
-            kind,
-            "processes",
-            reason="BUG: imap(chunksize=True) over the process pool is taken as the adaptive "
-            "chunksize=1 (True == 1) while every other kind, and map, refuse a bool chunksize",
-        )
+def test_difference_a_bool_or_float_chunksize(pool: Any, kind: str, method: str) -> None:
     call = getattr(pool, method)
     if kind != "stdlib":
         for chunksize in (True, 1.5):
@@ -989,19 +972,13 @@ def test_imap_over_an_endless_iterator(greenpool_kind: str, pools: Callable[...,
     assert pool.apply(pool_tasks.square, (6,)) == 36
 
 
-# -- known greenpool bugs (the stdlib's behaviour is the expectation) ------------
+# -- bugs these tests found in greenpool, fixed (the stdlib's behaviour is the expectation)
 
 
 @pytest.mark.parametrize("method", ["imap", "imap_unordered"])
 def test_imap_over_an_iterable_that_raises_raises_at_its_place(
-    pool: Any, kind: str, method: str, request: pytest.FixtureRequest
+    pool: Any, kind: str, method: str
 ) -> None:
-    xfail_on_greenpool(
-        request,
-        kind,
-        reason="BUG: imap raises the input's exception ahead of its place (from imap() "
-        "itself when the window reaches it), before results of items that came before it",
-    )
 
     def broken(items: int) -> Iterator[int]:
         yield from range(items)
@@ -1018,15 +995,8 @@ def test_imap_over_an_iterable_that_raises_raises_at_its_place(
 
 
 def test_imap_taken_after_close_and_join_has_every_result(
-    kind: str, pools: Callable[..., Any], request: pytest.FixtureRequest
+    kind: str, pools: Callable[..., Any]
 ) -> None:
-    xfail_on_greenpool(
-        request,
-        kind,
-        "processes",
-        reason="BUG: join() shuts the owned process pool down while an imap accepted before "
-        "close() has input left: the rest fail with RuntimeError or are silently dropped",
-    )
     pool = pools(kind)
     iterator = pool.imap(pool_tasks.square, range(20))
     pool.close()
@@ -1035,15 +1005,8 @@ def test_imap_taken_after_close_and_join_has_every_result(
 
 
 def test_imap_after_terminate_still_returns_results_already_computed(
-    kind: str, pools: Callable[..., Any], request: pytest.FixtureRequest
+    kind: str, pools: Callable[..., Any]
 ) -> None:
-    xfail_on_greenpool(
-        request,
-        kind,
-        reason="BUG: after terminate(), imap's next() raises PoolTerminated even for items "
-        "whose results had come before it, then yields those results after the error, out "
-        "of place, and raises again for each further chunk of the input instead of ending",
-    )
     pool = pools(kind)
     iterator = pool.imap(pool_tasks.square, range(10))
     assert iterator.next(PATIENCE) == 0

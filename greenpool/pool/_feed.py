@@ -63,8 +63,10 @@ class Feed:
         *,
         ordered: bool = True,
         star: bool = False,
+        on_end: Callable[[], object] | None = None,
     ) -> None:
         self._submit = submit
+        self._on_end = on_end
         self._fn = fn
         self._runner = run_star_items if star else run_items
         self._chunks = chunks
@@ -74,6 +76,9 @@ class Feed:
         self._ready: deque[Any] = deque()
         self._next_chunk: tuple[Any, ...] | None = None
         self._exhausted = False
+        #: What ends the outcomes once the chunks in flight are taken: the input's
+        #: exception, or why no more chunks could be submitted.
+        self._last: ItemFailure | None = None
         self._backoff = FIRST_BACKOFF
 
     def start(self) -> None:
@@ -101,12 +106,17 @@ class Feed:
         while True:
             self._fill()
             if self._in_flight:
-                return self._collect(deadline)
+                outcomes = self._collect(deadline)
+                self._fill()  # Keep the workers busy while the caller takes these.
+                return outcomes
             if self._exhausted:
+                last, self._last = self._last, None
+                if last is not None:
+                    return [last], True
+                self._ended()
                 raise StopIteration
-            self._pause(
-                deadline
-            )  # Refused with nothing in flight: room comes when others' calls end.
+            # Refused with nothing in flight: room comes when others' calls end.
+            self._pause(deadline)
 
     def close(self) -> None:
         """Stop early: cancel the chunks not started, let go of the input."""
@@ -116,6 +126,13 @@ class Feed:
         self._ready.clear()
         self._exhausted = True
         self._next_chunk = None
+        self._last = None
+        self._ended()
+
+    def _ended(self) -> None:
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            on_end()
 
     def _fill(self) -> None:
         while not self._exhausted and len(self._in_flight) < self._window:
@@ -126,14 +143,29 @@ class Feed:
                 except StopIteration:
                     self._exhausted = True
                     return
+                except Exception as exc:
+                    # As multiprocessing.Pool: the input's exception comes after the
+                    # results of the items before it, and then the end.
+                    self._end_with(exc)
+                    return
             try:
                 future = self._submit(self._runner, self._fn, chunk)
             except RejectedSubmission:
                 self._next_chunk = chunk  # Keep it for the next try.
                 return
+            except Exception as exc:
+                # The executor takes no more calls (shut down, broken, the pool
+                # terminated): the chunks in flight still come, then this error.
+                self._next_chunk = None
+                self._end_with(exc)
+                return
             self._next_chunk = None
             self._backoff = FIRST_BACKOFF
             self._in_flight.append((future, len(chunk)))
+
+    def _end_with(self, error: BaseException) -> None:
+        self._exhausted = True
+        self._last = ItemFailure(error)
 
     def _collect(self, deadline: float | None) -> tuple[list[Any], bool]:
         """Wait for a chunk (the oldest if ordered, else any); its outcomes, and whether any

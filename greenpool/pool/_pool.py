@@ -101,6 +101,9 @@ class Pool:
         self._unsettled: set[ApplyResult[Any]] = set()
         #: The pool's calls not yet finished: what terminate() cancels and join() awaits.
         self._calls: set[Future[Any]] = set()
+        #: imap feeds not yet taken to the end or dropped, and whether join() has run.
+        self._open_feeds = 0
+        self._joined = False
         if self._owned:
             # Collected without close()/terminate(): stop the workers it made.
             weakref.finalize(self, _stop_executor, self._executor)
@@ -235,6 +238,7 @@ class Pool:
         *,
         star: bool,
         ordered: bool = True,
+        lazy: bool = False,
     ) -> Feed:
         self._check_running()
         check_chunksize(chunksize)
@@ -242,18 +246,30 @@ class Pool:
             raise TypeError(f"{func!r} is not callable")
         # Items go to the workers as they are: starmap's are unpacked there.
         chunks = Chunks(iter(iterable), chunksize)
-        feed = Feed(self._submit, func, chunks, self._window(), ordered=ordered, star=star)
+        on_end = None
+        if lazy:  # An imap: it may still be pulling after join() (see join).
+            self._open_feeds += 1
+            on_end = self._feed_ended
+        feed = Feed(
+            self._submit, func, chunks, self._window(), ordered=ordered, star=star, on_end=on_end
+        )
         feed.start()
         return feed
+
+    def _feed_ended(self) -> None:
+        self._open_feeds -= 1
+        if not self._open_feeds and self._joined and self._owned:
+            self._executor.shutdown(wait=False)  # join() left it for the last imap.
 
     def _imap(
         self, func: Callable[..., _T], iterable: Iterable[Any], chunksize: int, *, ordered: bool
     ) -> IMapIterator[_T]:
         if chunksize is None:
             raise ValueError("chunksize must be a positive int, got None")
+        check_chunksize(chunksize)  # Before the test below, which True would pass.
         adaptive = chunksize == 1 and self._executor.map_batches
         feed = self._feed(
-            func, iterable, None if adaptive else chunksize, star=False, ordered=ordered
+            func, iterable, None if adaptive else chunksize, star=False, ordered=ordered, lazy=True
         )
         return IMapIterator(feed)
 
@@ -331,7 +347,14 @@ class Pool:
 
     def join(self) -> None:
         """Wait for the pool's accepted work to end (and an owned executor's workers);
-        only after :meth:`close` or :meth:`terminate` (``ValueError`` before)."""
+        only after :meth:`close` or :meth:`terminate` (``ValueError`` before).
+
+        An ``imap`` still open is lazy: its input not yet taken is not
+        waited for. It keeps an owned executor's workers until it has been
+        taken to the end, or dropped, so that ``it = pool.imap(...);
+        pool.close(); pool.join(); list(it)`` gets every result, as with the
+        stdlib; the executor is then shut down.
+        """
         if self._state is _State.RUN:
             raise ValueError("Pool is still running")
         while True:
@@ -341,7 +364,9 @@ class Pool:
                 break
             waiters.wait_for_all([*latches, *calls])
         if self._owned:
-            self._executor.shutdown(wait=True)
+            self._joined = True
+            if not self._open_feeds or self._state is _State.TERMINATE:
+                self._executor.shutdown(wait=True)
 
     def __enter__(self) -> Pool:
         self._check_running()
