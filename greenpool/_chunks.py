@@ -74,6 +74,24 @@ class Chunks:
         self._seconds_per_item = per_item if previous is None else (previous + per_item) / 2
 
 
+class ListChunks(Chunks):
+    """A list cut into slices of ``chunksize`` items (``map``'s input, listed at the call):
+    one C-level copy per chunk, where islicing an iterator steps item by item."""
+
+    def __init__(self, items: list[Any], chunksize: int) -> None:
+        super().__init__(iter(()), chunksize)
+        self._items = items
+        self._size = chunksize
+        self._start = 0
+
+    def __next__(self) -> tuple[Any, ...]:
+        start = self._start
+        if start >= len(self._items):
+            raise StopIteration
+        self._start = start + self._size
+        return tuple(self._items[start : start + self._size])
+
+
 class ItemFailure:
     """The exception one item of a chunk raised, in place of its result.
 

@@ -106,9 +106,9 @@ class Feed:
         while True:
             self._fill()
             if self._in_flight:
-                outcomes = self._collect(deadline)
+                answer = self._collect(deadline)
                 self._fill()  # Keep the workers busy while the caller takes these.
-                return outcomes
+                return answer
             if self._exhausted:
                 last, self._last = self._last, None
                 if last is not None:

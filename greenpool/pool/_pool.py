@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from greenpool import waiters
 from greenpool._beside import start_beside
-from greenpool._chunks import Chunks
+from greenpool._chunks import Chunks, ListChunks
 from greenpool._executor import Executor
 from greenpool._future import Future
 from greenpool._statistics import ExecutorStatistics
@@ -245,7 +245,11 @@ class Pool:
         if not callable(func):
             raise TypeError(f"{func!r} is not callable")
         # Items go to the workers as they are: starmap's are unpacked there.
-        chunks = Chunks(iter(iterable), chunksize)
+        chunks: Chunks
+        if isinstance(iterable, list) and chunksize is not None:
+            chunks = ListChunks(iterable, chunksize)  # map's, listed at the call.
+        else:
+            chunks = Chunks(iter(iterable), chunksize)
         on_end = None
         if lazy:  # An imap: it may still be pulling after join() (see join).
             self._open_feeds += 1
