@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from greenpool import _plotting
+from greenpool.bench._outcomes import CaseResult
 
 #: A case's bars: (implementation, ratio to the reference), in the table's order.
 Bars = Sequence[tuple[str, float]]
@@ -149,3 +150,32 @@ def _bars(
     axes.set_xticklabels(names, rotation=30, ha="right", rotation_mode="anchor", fontsize=9)
     axes.tick_params(axis="x", length=0)
     axes.set_xlim(-0.8, x - 1.2)
+
+
+def plot_title(env: dict[str, object], rounds: int, quick: bool) -> tuple[str, str]:
+    """The chart's title (Python, greenpool and its commit, as the header) and subtitle."""
+    versions = env["versions"]
+    assert isinstance(versions, dict)
+    greenpool = f"greenpool {versions['greenpool']}"
+    if env["commit"]:
+        greenpool += f" ({env['commit']})"
+    title = f"greenpool benchmarks: {env['python_implementation']} {env['python']}, {greenpool}"
+    subtitle = (
+        f"median of {rounds} round{'s' if rounds != 1 else ''}, {env['cpus']} CPUs, {env['date']}"
+        + ("; QUICK run (smaller n: not for comparison)" if quick else "")
+    )
+    return title, subtitle
+
+
+def plot_groups(results: Sequence[CaseResult]) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Per case, every other implementation's ratio to the reference (those that exist)."""
+    groups = []
+    for result in results:
+        reference = result.by_name(result.case.reference)
+        bars = [
+            (outcome.name, ratio)
+            for outcome in result.outcomes
+            if outcome is not reference and (ratio := result.ratio(outcome)) is not None
+        ]
+        groups.append((result.case.name, bars))
+    return groups
