@@ -123,9 +123,14 @@ def test_no_policy_with_a_growing_queue_says_so() -> None:
     assert "with no policy 600 calls queued and the wait p99 reached 2.50s" in text
 
 
-def test_less_served_than_offered_without_any_full_resource_is_unclear() -> None:
-    text = verdict(interval(offered=200, executed=100, runtime=5.0, occupancy=0.25), policy="")
-    assert text.startswith("unclear: served 100 of 200 offered/s")
+def test_calls_still_in_flight_at_a_short_intervals_end_are_no_limit() -> None:
+    """0.56 s of 89 arrivals a second: the last 50 ms of them finish after the interval."""
+    assert verdict(interval(offered=89, executed=84, runtime=4.2)).startswith("nothing")
+
+
+def test_a_queue_standing_without_refusals_or_a_full_resource_is_unclear() -> None:
+    text = verdict(interval(offered=100, executed=100, runtime=5.0, backlog=30))
+    assert text.startswith("unclear: served 100 of 100 offered/s")
 
 
 @pytest.mark.parametrize(
