@@ -216,6 +216,7 @@ def test_callbacks_run_before_the_result_is_ready_and_a_raising_one_is_logged(ca
         (lambda pool: pool.map(square, [1], chunksize=0), ValueError),
         (lambda pool: pool.imap(square, [1], chunksize=-1), ValueError),
         (lambda pool: pool.map("not callable", [1]), TypeError),
+        (lambda pool: pool.map_async(square, [1], callback=3), TypeError),
     ],
 )
 @pytest.mark.timeout(30)
@@ -225,6 +226,19 @@ def test_bad_input_is_refused_at_the_call_and_changes_nothing(call, error) -> No
         with pytest.raises(error):
             call(pool)
         assert executor.statistics.submitted == 0
+        pool.close()
+        pool.join()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("method", ["map", "map_async", "starmap", "imap"])
+def test_a_non_callable_func_leaves_the_input_untouched(method: str) -> None:
+    with greenpool.ThreadPoolExecutor(1) as executor:
+        pool = greenpool.Pool(executor=executor)
+        counter = [0]
+        with pytest.raises(TypeError):
+            getattr(pool, method)("not callable", pulled(counter, 5))
+        assert counter[0] == 0
         pool.close()
         pool.join()
 

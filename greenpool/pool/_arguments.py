@@ -8,6 +8,12 @@ from typing import Any
 from greenpool._executor import Executor
 
 
+def check_func(func: object) -> None:
+    """Refuse a ``func`` that cannot be called, at the call (the stdlib fails in the worker)."""
+    if not callable(func):
+        raise TypeError(f"{func!r} is not callable")
+
+
 def check_chunksize(chunksize: object) -> None:
     if chunksize is not None and (
         isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1

@@ -63,7 +63,7 @@ class Feed:
         *,
         ordered: bool = True,
         star: bool = False,
-        on_end: Callable[[], object] | None = None,
+        on_end: Callable[[Feed], object] | None = None,
     ) -> None:
         self._submit = submit
         self._on_end = on_end
@@ -132,7 +132,7 @@ class Feed:
     def _ended(self) -> None:
         on_end, self._on_end = self._on_end, None
         if on_end is not None:
-            on_end()
+            on_end(self)
 
     def _fill(self) -> None:
         while not self._exhausted and len(self._in_flight) < self._window:

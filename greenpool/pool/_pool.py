@@ -41,7 +41,7 @@ from greenpool._chunks import Chunks, ListChunks
 from greenpool._executor import Executor
 from greenpool._future import Future
 from greenpool._statistics import ExecutorStatistics
-from greenpool.pool._arguments import check_chunksize, make_process_pool
+from greenpool.pool._arguments import check_chunksize, check_func, make_process_pool
 from greenpool.pool._feed import Feed, IMapIterator, gather
 from greenpool.pool._results import (
     ApplyResult,
@@ -101,8 +101,9 @@ class Pool:
         self._unsettled: set[ApplyResult[Any]] = set()
         #: The pool's calls not yet finished: what terminate() cancels and join() awaits.
         self._calls: set[Future[Any]] = set()
-        #: imap feeds not yet taken to the end or dropped, and whether join() has run.
-        self._open_feeds = 0
+        #: imap feeds not yet taken to the end or dropped (a set, for the same reason),
+        #: and whether join() has run.
+        self._open_feeds: set[Feed] = set()
         self._joined = False
         if self._owned:
             # Collected without close()/terminate(): stop the workers it made.
@@ -165,8 +166,7 @@ class Pool:
         process pool's manager thread), before the result becomes ready.
         """
         self._check_running()
-        if not callable(func):
-            raise TypeError(f"{func!r} is not callable")
+        check_func(func)
         check_callbacks(callback, error_callback)
         future = self._submit(func, *args, **(kwds if kwds is not None else {}))
         return ApplyResult(future, callback, error_callback, self._unsettled)
@@ -242,26 +242,25 @@ class Pool:
     ) -> Feed:
         self._check_running()
         check_chunksize(chunksize)
-        if not callable(func):
-            raise TypeError(f"{func!r} is not callable")
+        check_func(func)
         # Items go to the workers as they are: starmap's are unpacked there.
         chunks: Chunks
         if isinstance(iterable, list) and chunksize is not None:
             chunks = ListChunks(iterable, chunksize)  # map's, listed at the call.
         else:
             chunks = Chunks(iter(iterable), chunksize)
-        on_end = None
-        if lazy:  # An imap: it may still be pulling after join() (see join).
-            self._open_feeds += 1
-            on_end = self._feed_ended
+        # An imap may still be pulling after join() (see join): it says when it ends.
+        on_end = self._feed_ended if lazy else None
         feed = Feed(
             self._submit, func, chunks, self._window(), ordered=ordered, star=star, on_end=on_end
         )
+        if lazy:
+            self._open_feeds.add(feed)
         feed.start()
         return feed
 
-    def _feed_ended(self) -> None:
-        self._open_feeds -= 1
+    def _feed_ended(self, feed: Feed) -> None:
+        self._open_feeds.discard(feed)
         if not self._open_feeds and self._joined and self._owned:
             self._executor.shutdown(wait=False)  # join() left it for the last imap.
 
@@ -296,6 +295,7 @@ class Pool:
     ) -> list[_T]:
         self._check_running()
         check_chunksize(chunksize)
+        check_func(func)  # Before the input is listed: bad input changes nothing.
         items, size = self._map_chunks(iterable, chunksize)
         return gather(self._feed(func, items, size, star=star))
 
@@ -311,6 +311,7 @@ class Pool:
     ) -> MapResult[_T]:
         self._check_running()
         check_chunksize(chunksize)
+        check_func(func)
         check_callbacks(callback, error_callback)
         items, size = self._map_chunks(iterable, chunksize)
         feed = self._feed(func, items, size, star=star)
