@@ -93,10 +93,6 @@ class Interval:
         )
 
     @property
-    def seconds(self) -> float:
-        return self.end - self.start
-
-    @property
     def refused_share(self) -> float:
         """Refused submissions over all submissions of the interval."""
         offered = self.statistics.submitted + self.statistics.rejected

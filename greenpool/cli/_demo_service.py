@@ -55,11 +55,6 @@ class DownstreamUsage:
         span = self.at - earlier.at
         return (self.busy - earlier.busy) / (span * slots) if span > 0 else 0.0
 
-    def mean_waiting(self, earlier: DownstreamUsage) -> float:
-        """How many calls waited for a slot, on average, between ``earlier`` and this."""
-        span = self.at - earlier.at
-        return (self.waiting - earlier.waiting) / span if span > 0 else 0.0
-
 
 class Downstream:
     """A dependency that serves ``slots`` calls at once, each taking ``base`` seconds.

@@ -229,32 +229,6 @@ def request(port: int, path: str, timeout: float, host: str = HOST) -> tuple[int
     return parse_answer(b"".join(chunks))
 
 
-def generate(
-    port: int,
-    *,
-    rate: float,
-    seconds: float,
-    path: str = "/work",
-    client_timeout: float = CLIENT_TIMEOUT,
-    max_requests: int | None = None,
-    seed: int | None = None,
-    host: str = HOST,
-) -> LoadReport:
-    """Send Poisson arrivals at ``rate`` a second for ``seconds``; wait for every answer.
-
-    One step of :func:`generate_steps`; see there.
-    """
-    return generate_steps(
-        port,
-        [Step(rate, seconds)],
-        path=path,
-        client_timeout=client_timeout,
-        max_requests=max_requests,
-        seed=seed,
-        host=host,
-    )
-
-
 def generate_steps(
     port: int,
     steps: Sequence[Step],
@@ -363,7 +337,7 @@ def run_in_subprocess(
     client_timeout: float = CLIENT_TIMEOUT,
     seed: int | None = None,
 ) -> LoadReport:
-    """Run :func:`generate` in a process of its own and return its report.
+    """Run one step of :func:`generate_steps` in a process of its own; return its report.
 
     The process is killed if it outlives every request's timeout by a wide
     margin (it cannot, unless the machine stalls), so this always returns
