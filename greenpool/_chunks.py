@@ -8,6 +8,10 @@ from the time per item that finished chunks report (:meth:`Chunks.observe`),
 to about ``CHUNK_SECONDS`` of work each. Small chunks keep results
 streaming and workers evenly loaded; big ones amortise the crossing.
 
+:func:`run_chunk` runs one chunk of an executor's ``map`` (the base's, on an
+executor whose ``map_batches`` is true), and :func:`flatten` turns the
+chunks' results back into items.
+
 :func:`run_items` (and :func:`run_star_items`, for ``starmap``) runs one
 chunk for ``greenpool.Pool``, which must keep
 each item's own outcome (``imap`` raises a failed item's exception at its
@@ -116,6 +120,32 @@ def _rebuild_failure(body: bytes) -> ItemFailure:
     from greenpool.process import _wire
 
     return ItemFailure(_wire.decode_error(body))
+
+
+def run_chunk(fn: Callable[..., Any], chunk: Iterable[tuple[Any, ...]]) -> tuple[list[Any], float]:
+    """Run ``fn`` over one chunk of an executor's ``map`` (argument tuples) and say how long
+    that took; the first item that raises fails the chunk, as the stdlib's."""
+    start = time.perf_counter()
+    results = [fn(*args) for args in chunk]
+    return results, time.perf_counter() - start
+
+
+def flatten(chunk_results: Iterator[tuple[list[Any], float]], chunks: Chunks) -> Iterator[Any]:
+    """The items of each chunk's results in order, each chunk's time sizing the next ones.
+
+    Closing it closes ``chunk_results`` (a bounded map, which cancels the
+    chunks still in flight).
+    """
+    try:
+        for results, seconds in chunk_results:
+            chunks.observe(len(results), seconds)
+            results.reverse()  # Pop from the end: yielded items are not kept alive.
+            while results:
+                yield results.pop()
+    finally:
+        close = getattr(chunk_results, "close", None)
+        if close is not None:
+            close()
 
 
 def run_items(fn: Callable[[Any], Any], chunk: Iterable[Any]) -> tuple[list[Any], float, bool]:

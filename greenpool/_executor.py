@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from greenpool import _live, _parking, _signals
+from greenpool._chunks import Chunks, flatten, run_chunk
 from greenpool._delayed import DelayedCall, DelayedCalls
 from greenpool._errors import RejectedSubmission, WaitForRoom
 from greenpool._executor_delayed import DelayedSubmission
@@ -340,11 +342,26 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         bounded. ``timeout`` counts from this call, as in the stdlib; a
         result not ready by then raises ``TimeoutError``. Calls still in
         flight are cancelled if the iterator is closed early or raises.
-        ``chunksize`` is accepted for the stdlib's signature; backends that
-        batch calls (the process pool) use it. See :mod:`greenpool._map`.
+        See :mod:`greenpool._map`.
+
+        Where each call crosses to another process (``map_batches``: the
+        process pool, a dask cluster), items go in chunks, each one call for
+        the statistics and for ``check_and_reject``: of ``chunksize`` items,
+        or with ``chunksize=None`` starting at one and then sized from the
+        measured time per item (:class:`greenpool._chunks.Chunks`). If
+        ``fn`` raises, the exception is raised when its chunk's results are
+        reached, as with the stdlib. Elsewhere ``chunksize`` is accepted for
+        the stdlib's signature and ignored.
         """
         check_map_arguments(fn, chunksize)
-        return bounded_map(self.submit, fn, iterables, timeout, 2 * self._max_workers)
+        window = 2 * max(1, self._max_workers)  # A cluster may have no worker for now.
+        if not self.map_batches:
+            return bounded_map(self.submit, fn, iterables, timeout, window)
+        chunks = Chunks(zip(*iterables, strict=False), chunksize)
+        chunk_results = bounded_map(
+            self.submit, functools.partial(run_chunk, fn), (chunks,), timeout, window
+        )
+        return flatten(chunk_results, chunks)
 
     # -- shutdown --------------------------------------------------------
 

@@ -7,21 +7,17 @@ statistics and shutdown; this class only passes accepted calls to its
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import signal
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from greenpool import _native
-from greenpool._chunks import Chunks
 from greenpool._executor import CheckAndReject, Executor
-from greenpool._map import check_map_arguments
 from greenpool._workitem import WorkItem
 from greenpool.process import _manager
 from greenpool.process._manager import Manager, TimedCall
-from greenpool.process._worker import run_chunk
 
 _T = TypeVar("_T")
 
@@ -139,44 +135,6 @@ class ProcessPoolExecutor(Executor):
         for in steps."""
         self._manager.timed_calls = True
         return TimedCall(seconds, fn)
-
-    def map(
-        self,
-        fn: Callable[..., _T],
-        *iterables: Iterable[Any],
-        timeout: float | None = None,
-        chunksize: int | None = None,
-    ) -> Iterator[_T]:
-        """Like the builtin ``map``, with items sent to the workers in chunks.
-
-        Lazy and bounded as the base's ``map`` (an endless iterator works),
-        results in input order. Each chunk is one call, for the statistics
-        and for ``check_and_reject``. With ``chunksize=None`` chunks start at
-        one item and are then sized from the measured time per item
-        (:class:`greenpool._chunks.Chunks`); an explicit ``chunksize`` is
-        used as given. If ``fn`` raises, the
-        exception is raised when its chunk's results are reached, as with the
-        stdlib.
-        """
-        check_map_arguments(fn, chunksize)
-        chunks = Chunks(zip(*iterables, strict=False), chunksize)
-        chunk_results: Iterator[tuple[list[_T], float]] = super().map(
-            functools.partial(run_chunk, fn), chunks, timeout=timeout
-        )
-        return self._flatten(chunk_results, chunks)
-
-    @staticmethod
-    def _flatten(chunk_results: Iterator[tuple[list[_T], float]], chunks: Chunks) -> Iterator[_T]:
-        try:
-            for results, seconds in chunk_results:
-                chunks.observe(len(results), seconds)
-                results.reverse()  # Pop from the end: yielded items are not kept alive.
-                while results:
-                    yield results.pop()
-        finally:
-            close = getattr(chunk_results, "close", None)
-            if close is not None:
-                close()  # Cancels the chunks still in flight.
 
     # -- backend hooks ---------------------------------------------------
 

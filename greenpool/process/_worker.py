@@ -25,7 +25,7 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from greenpool.process import _wire
@@ -37,13 +37,6 @@ _LOGGER = logging.getLogger("concurrent.futures")
 
 #: How long one wait for the board's lock lasts before checking that the parent lives.
 _LOCK_STEP = 1.0
-
-
-def run_chunk(fn: Callable[..., Any], chunk: Iterable[tuple[Any, ...]]) -> tuple[list[Any], float]:
-    """Run ``fn`` over one chunk of a ``map`` and say how long that took."""
-    start = time.perf_counter()
-    results = [fn(*args) for args in chunk]
-    return results, time.perf_counter() - start
 
 
 def _call(body: bytes | bytearray) -> tuple[int, float, bytes]:
