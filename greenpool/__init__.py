@@ -33,6 +33,7 @@ from greenpool.synchronous import SynchronousExecutor
 from greenpool.thread import BrokenThreadPool, ThreadPoolExecutor
 
 if TYPE_CHECKING:
+    from greenpool.dask import DaskExecutor
     from greenpool.pool import Pool
     from greenpool.process import ProcessPoolExecutor, WorkerLostError
 
@@ -44,6 +45,8 @@ _LAZY = {
     "ProcessPoolExecutor": "greenpool.process",
     "WorkerLostError": "greenpool.process",
     "Pool": "greenpool.pool",
+    # The optional extra greenpool[dask]: an ImportError naming it without.
+    "DaskExecutor": "greenpool.dask",
 }
 
 
@@ -72,6 +75,7 @@ __all__ = [
     "BrokenThreadPool",
     "CallTimeoutError",
     "CancelledError",
+    "DaskExecutor",
     "DelayedExecutorMixin",
     "DelayedExecutorMixinBase",
     "DynamicThreadPoolExecutor",

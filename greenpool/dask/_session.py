@@ -1,0 +1,347 @@
+"""Session: the executor's side of one dask client, run on the client's event loop.
+
+:class:`~greenpool.DaskExecutor` accepts calls as every executor does (the
+base's submit lock, rejection and counts) and leaves each one here, in
+:attr:`Session.waiting`; a submitter wakes the loop at most once for a run
+of calls. Everything else happens on the loop thread, so nothing here
+needs a lock of its own:
+
+* :meth:`Session._dispatch` hands waiting calls to the scheduler
+  (``Client.submit`` of :func:`~greenpool.dask._remote.run_call`, with a key
+  of our own), at most ``max_in_flight`` at once, and watches each dask
+  future for what only dask can tell (a worker lost for good, a cancel);
+* :meth:`Session._on_event` hears each call's start and end from its worker,
+  through a topic of dask's event broker, and resolves the call's future
+  from them: its wait ends at the start on the worker, its run time is the
+  worker's measure, and a small outcome comes in the event itself, without
+  the round trip to the worker that gathering a result costs;
+* every :data:`REFRESH_SECONDS` the cluster's worker threads are counted
+  again (``max_workers`` changes as workers join and leave).
+
+A call is pending, and its ``cancel()`` goes ahead (withdrawing it from the
+scheduler), until its start event arrives. A worker that started it in the
+milliseconds before the cancel reached the cluster still runs it; the
+future stays cancelled and its outcome is dropped, as with dask's own
+``Future.cancel``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from greenpool._workitem import (
+    WorkItem,
+    accepted_at,
+    fail,
+    hold,
+    is_pending,
+    now,
+    peek_call,
+    refuse,
+    start,
+    succeed,
+    take_call,
+)
+from greenpool.dask import _remote
+from greenpool.process._errors import WorkerLostError
+
+#: How often the cluster's worker threads are counted again, in seconds.
+REFRESH_SECONDS = 0.2
+
+
+class Call:
+    """One accepted call on its way through the cluster."""
+
+    __slots__ = ("cancelled", "dask_future", "item", "key", "started", "started_at", "watcher")
+
+    def __init__(self, item: WorkItem, key: str) -> None:
+        self.item = item
+        self.key = key
+        self.dask_future: Any = None
+        #: The task that watches the dask future (asyncio keeps only weak references).
+        self.watcher: asyncio.Task[None] | None = None
+        #: Set on the loop when the worker's start event arrives.
+        self.started = False
+        self.started_at = 0.0
+        #: Set by a cancel that went ahead; the loop then withdraws it from the cluster.
+        self.cancelled = False
+
+
+class Session:
+    """The calls of one executor on one client, and the client's loop that moves them."""
+
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        max_in_flight: int | None,
+        on_threads: Callable[[int], None],
+    ) -> None:
+        self.client = client
+        self.loop = client.loop
+        self._max_in_flight = max_in_flight
+        self._on_threads = on_threads
+        token = uuid.uuid4().hex
+        self.topic = f"greenpool-{name}-{token}"
+        self._keys = (f"{token}-{n}" for n in itertools.count(1))
+        #: Accepted calls not handed to the scheduler yet, in order (submitters append).
+        self.waiting: collections.deque[Call] = collections.deque()
+        #: Calls handed to the scheduler, by key; the loop's alone.
+        self.handed: dict[str, Call] = {}
+        self._wake_pending = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._loop_thread: int | None = None
+        self._refresher: Any = None
+        self.stopping = False
+        self._on_drained: Callable[[], None] | None = None
+        # The loop thread's identity, and the subscription, set up on the loop itself.
+        client.sync(self._open)
+
+    async def _open(self) -> None:
+        import threading
+
+        from tornado.ioloop import PeriodicCallback
+
+        self._loop_thread = threading.get_ident()
+        self.client.subscribe_topic(self.topic, self._on_event)
+        self._refresher = PeriodicCallback(self._refresh, REFRESH_SECONDS * 1000)
+        self._refresher.start()
+
+    def in_loop_thread(self) -> bool:
+        import threading
+
+        return threading.get_ident() == self._loop_thread
+
+    # -- calls in (any thread) -------------------------------------------
+
+    def accept(self, item: WorkItem) -> Call:
+        """Keep an accepted call to hand over; called under the executor's submit lock."""
+        name = getattr(peek_call(item)[0], "__name__", "call")
+        call = Call(item, f"{name}-{next(self._keys)}")
+        hold(item, lambda _item: self._may_cancel(call))
+        self.waiting.append(call)
+        return call
+
+    def wake(self) -> None:
+        """Have the loop hand over what waits; at most one wake-up is pending at a time."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            self.loop.add_callback(self._dispatch)
+
+    def _may_cancel(self, call: Call) -> bool:
+        """The item's holder (under the future's state lock): may this call still be cancelled?"""
+        if call.started:
+            return False
+        call.cancelled = True
+        if call.dask_future is not None:
+            self.loop.add_callback(self._withdraw, call)
+        return True
+
+    def take_unstarted(self) -> list[WorkItem]:
+        """Every call not started on the cluster (for ``shutdown(cancel_futures=True)``)."""
+        items = []
+        while self.waiting:
+            try:
+                items.append(self.waiting.popleft().item)
+            except IndexError:  # The loop took the last one meanwhile.
+                break
+        items.extend(call.item for call in list(self.handed.values()) if not call.started)
+        return items
+
+    def stop(self, on_drained: Callable[[], None]) -> None:
+        """No more calls will come: call ``on_drained`` (on the loop) once none is left."""
+        self._on_drained = on_drained
+        self.stopping = True
+        self.loop.add_callback(self._check_drained)
+
+    def close(self) -> None:
+        """Stop listening to the cluster; from any thread but the loop's."""
+        self.client.sync(self._close)
+
+    async def _close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.stop()
+        try:
+            self.client.unsubscribe_topic(self.topic)
+        except Exception:  # The client has gone already.
+            pass
+
+    # -- on the loop -------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        self._wake_pending = False
+        waiting = self.waiting
+        handed = self.handed
+        limit = self._max_in_flight
+        submit = self.client.submit
+        run_call = _remote.run_call
+        topic = self.topic
+        while waiting and (limit is None or len(handed) < limit):
+            try:
+                call = waiting.popleft()
+            except IndexError:  # shutdown's take_unstarted took it.
+                break
+            item = call.item
+            if call.cancelled or not is_pending(item):
+                hold(item, None)
+                continue
+            fn, args, kwargs = take_call(item)
+            try:
+                dask_future = submit(
+                    run_call, topic, call.key, fn, args, kwargs, key=call.key, pure=False
+                )
+            except BaseException as exc:
+                refuse(item, _submit_error(exc))
+                del exc
+                continue
+            del fn, args, kwargs
+            call.dask_future = dask_future
+            handed[call.key] = call
+            call.watcher = asyncio.ensure_future(self._watch(call))
+            if call.cancelled:  # Cancelled while being handed over.
+                self._withdraw(call)
+        self._check_drained()
+
+    def _withdraw(self, call: Call) -> None:
+        dask_future = call.dask_future
+        if dask_future is not None and self.handed.get(call.key) is call:
+            self._keep(self.client.cancel([dask_future], asynchronous=True))
+
+    def _keep(self, awaitable: Any) -> None:
+        """Run ``awaitable`` on the loop, holding it until done (asyncio holds tasks weakly)."""
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_event(self, event: tuple[float, Any]) -> None:
+        message = event[1]
+        kind = message[0]
+        call = self.handed.get(message[1])
+        if call is None:
+            return  # Resolved already (a retry's events, or a cancel's).
+        if kind == _remote.STARTED:
+            if not call.started:
+                self._started(call, message[2] - (time.time() - now()))
+            return
+        if not call.started:  # A start event lost with its worker: count it started now.
+            self._started(call, now())
+        if kind == _remote.ENDED:
+            self._forget(call)
+            self._resolve(call, message[2], message[3])
+        else:  # READY: the outcome is the task's result, too big for an event.
+            self._keep(self._fetch(call, message[2]))
+
+    def _started(self, call: Call, started_at: float) -> None:
+        item = call.item
+        # The worker's clock, on this process's monotonic one: kept between acceptance
+        # and now, since another machine's clock may be a little off.
+        started_at = min(max(started_at, accepted_at(item)), now())
+        call.started_at = started_at
+        call.started = True
+        if not start(item, started_at):
+            call.cancelled = True  # Cancelled just before: what it returns is dropped.
+
+    def _resolve(self, call: Call, runtime: float, outcome: bytes) -> None:
+        if call.cancelled:
+            return
+        try:
+            returned, value = _remote.decode_outcome(outcome)
+        except BaseException as exc:  # Such as a class this process cannot import.
+            fail(call.item, runtime, exc)
+            del exc
+            return
+        if returned:
+            succeed(call.item, runtime, value)
+        else:
+            fail(call.item, runtime, value)
+
+    async def _fetch(self, call: Call, runtime: float) -> None:
+        try:
+            (outcome,) = await self.client.gather([call.dask_future], asynchronous=True)
+        except BaseException as exc:
+            self._forget(call)
+            if not call.cancelled:
+                fail(call.item, runtime, exc)
+            del exc
+            return
+        self._forget(call)
+        self._resolve(call, runtime, outcome)
+
+    async def _watch(self, call: Call) -> None:
+        """What only dask can tell: it gave up on the call, or cancelled or lost it."""
+        dask_future = call.dask_future
+        await dask_future._state.wait()
+        if self.handed.get(call.key) is not call or dask_future.status == "finished":
+            return  # Resolved from its events, or its end event (or READY fetch) is on its way.
+        try:
+            error = self._dask_error(dask_future)
+        except BaseException as exc:  # Never leave the call unresolved.
+            error = exc
+        self._forget(call)
+        if not call.cancelled and not call.started:
+            self._started(call, now())
+        if not call.cancelled:
+            fail(call.item, now() - call.started_at, error)
+        del error
+
+    @staticmethod
+    def _dask_error(dask_future: Any) -> BaseException:
+        state = dask_future._state
+        from distributed.scheduler import KilledWorker
+
+        if state.status == "error":
+            exception = state.exception
+            if isinstance(exception, KilledWorker):
+                error = WorkerLostError(
+                    f"the dask cluster gave up on this call: {exception}; "
+                    "see distributed.scheduler.allowed-failures"
+                )
+                error.__cause__ = exception
+                return error
+            if isinstance(exception, BaseException):
+                return exception.with_traceback(state.traceback)
+            return RuntimeError(f"dask reported an error: {exception!r}")
+        if state.status == "lost":
+            return WorkerLostError("the dask cluster lost this call with the worker that held it")
+        return RuntimeError(f"the dask cluster ended this call: {state.status}")
+
+    def _forget(self, call: Call) -> None:
+        self.handed.pop(call.key, None)
+        call.dask_future = None  # Releases the key on the cluster.
+        hold(call.item, None)
+        if self.waiting:
+            self.wake()
+        else:
+            self._check_drained()
+
+    def _check_drained(self) -> None:
+        if self.stopping and not self.waiting and not self.handed:
+            on_drained, self._on_drained = self._on_drained, None
+            if on_drained is not None:
+                on_drained()
+
+    async def _refresh(self) -> None:
+        try:
+            threads = await self.client.scheduler.ncores_running()
+        except Exception:  # The scheduler has gone; the watchers fail the calls.
+            return
+        self._on_threads(sum(threads.values()))
+
+
+def _submit_error(error: BaseException) -> BaseException:
+    """What ``Client.submit`` raised, said plainly: dask reports a call it could not pickle
+    as its graph (``Could not serialize object of type LLGExpr``), the cause two levels down."""
+    if not isinstance(error, TypeError) or "serialize" not in str(error):
+        return error
+    root: BaseException = error
+    while root.__cause__ is not None or root.__context__ is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    plain = TypeError(f"the call cannot be pickled for the dask cluster: {root}")
+    plain.__cause__ = error
+    return plain
