@@ -49,6 +49,7 @@ CASE_MODULES = (
     "greenpool.bench.delayed_cases",
     "greenpool.bench.process_cases",
     "greenpool.bench.pool_cases",
+    "greenpool.bench.dask_cases",
     "greenpool.bench.periodic_cases",
 )
 
