@@ -43,7 +43,8 @@ def _cluster() -> Iterator[Any]:
 
     import distributed
 
-    cluster = distributed.LocalCluster(
+    dask: Any = distributed  # Untyped: its calls would each need an ignore.
+    cluster = dask.LocalCluster(
         n_workers=WORKERS,
         threads_per_worker=1,
         processes=True,
@@ -51,7 +52,7 @@ def _cluster() -> Iterator[Any]:
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )
-    client = distributed.Client(cluster)
+    client = dask.Client(cluster)
     try:
         client.gather([client.submit(square, i, pure=False) for i in range(2 * WORKERS)])
         yield client
