@@ -19,6 +19,7 @@ from typing import Any
 
 import dask_tasks
 import pytest
+from conftest import run_program
 
 import greenpool
 from greenpool import rejection, waiters
@@ -114,22 +115,43 @@ def test_without_the_extra_an_import_error_names_it(python: Any) -> None:
     assert "pip install 'greenpool[dask]'" in done.stdout
 
 
-def test_refused_at_construction_under_monkey_patching(python: Any) -> None:
-    done = python(
-        """
-        import eventlet
-        eventlet.monkey_patch()
-        import multiprocessing, greenpool
-        try:
-            greenpool.DaskExecutor()
-        except RuntimeError as exc:
-            print(exc)
-        assert not multiprocessing.active_children()  # No cluster was started.
-        """,
-        60.0,
+def run_patched(scenario: str, *args: str) -> str:
+    """``tests/programs/dask_patched.py SCENARIO ...`` under eventlet.monkey_patch(): its output."""
+    done = run_program("dask_patched.py", 110.0, scenario, *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "OK", done.stdout + done.stderr
+    return done.stdout
+
+
+def test_under_monkey_patching_the_client_runs_in_a_helper_process() -> None:
+    """Without an address the helper starts a LocalCluster of its own, and closes it."""
+    output = run_patched("calls")
+    for check in [
+        "result and remote traceback",
+        "green threads waited",
+        "cancel",
+        "map and Pool",
+        "a lambda argument reached the worker",
+        "statistics add up; helper exited 0",
+    ]:
+        assert check in output, output
+
+
+def test_under_monkey_patching_on_a_given_scheduler(cluster: Any) -> None:
+    output = run_patched("calls", cluster.scheduler_address)
+    assert "max_workers 2" in output, output
+
+
+def test_under_monkey_patching_a_helper_that_dies_fails_its_calls(cluster: Any) -> None:
+    output = run_patched("helper-killed", cluster.scheduler_address)
+    assert "refused after: the dask helper process" in output, output
+
+
+def test_under_monkey_patching_a_client_object_is_refused() -> None:
+    output = run_patched("client-refused")
+    assert (
+        "refused: under eventlet monkey patching DaskExecutor takes a scheduler address" in output
     )
-    assert done.returncode == 0, done.stderr
-    assert "monkey patched (socket, select, thread, time)" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -54,9 +54,7 @@ def run_call(
         result = fn(*args, **kwargs)
     except BaseException as exc:
         runtime = time.perf_counter() - start
-        from greenpool.process._wire import encode_error
-
-        outcome = pickle.dumps((RAISED, encode_error(exc)), pickle.HIGHEST_PROTOCOL)
+        outcome = _raised(exc)
         del exc
     else:
         runtime = time.perf_counter() - start
@@ -64,15 +62,34 @@ def run_call(
         try:
             outcome = pickle.dumps((RETURNED, result), pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # A result that cannot be pickled fails the call.
-            from greenpool.process._wire import encode_error
-
-            outcome = pickle.dumps((RAISED, encode_error(exc)), pickle.HIGHEST_PROTOCOL)
+            outcome = _raised(exc)
             del exc
     if len(outcome) <= INLINE_LIMIT:
         worker.log_event(topic, (ENDED, key, runtime, outcome))
         return None
     worker.log_event(topic, (READY, key, runtime, None))
     return outcome
+
+
+def run_pickled_call(topic: str, key: str, call: bytes) -> bytes | None:
+    """:func:`run_call` of ``(fn, args, kwargs)`` pickled by the executor's process (a
+    monkey-patched one, through its helper: see :mod:`greenpool.dask._bridge`)."""
+    try:
+        fn, args, kwargs = pickle.loads(call)
+    except BaseException as exc:  # Such as a module this worker cannot import.
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(topic, (STARTED, key, time.time()))
+        worker.log_event(topic, (ENDED, key, 0.0, _raised(exc)))
+        return None
+    return run_call(topic, key, fn, args, kwargs)
+
+
+def _raised(exc: BaseException) -> bytes:
+    from greenpool.process._wire import encode_error
+
+    return pickle.dumps((RAISED, encode_error(exc)), pickle.HIGHEST_PROTOCOL)
 
 
 def decode_outcome(outcome: bytes) -> tuple[bool, Any]:

@@ -30,47 +30,47 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from greenpool._workitem import (
-    WorkItem,
-    accepted_at,
-    fail,
-    hold,
-    is_pending,
-    now,
-    peek_call,
-    refuse,
-    start,
-    succeed,
-    take_call,
-)
 from greenpool.dask import _remote
-from greenpool.process._errors import WorkerLostError
+from greenpool.dask._owner import Tracked, dask_error, submit_error
 
 #: How often the cluster's worker threads are counted again, in seconds.
 REFRESH_SECONDS = 0.2
 
 
-class Call:
+class Call(Tracked):
     """One accepted call on its way through the cluster."""
 
-    __slots__ = ("cancelled", "dask_future", "item", "key", "started", "started_at", "watcher")
+    __slots__ = ("dask_future", "ident", "key", "task", "watcher")
 
-    def __init__(self, item: WorkItem, key: str) -> None:
-        self.item = item
+    def __init__(
+        self,
+        key: str,
+        task: tuple[Callable[..., Any], tuple[Any, ...]],
+        item: Any = None,
+        ident: int = 0,
+    ) -> None:
+        super().__init__(item)
         self.key = key
+        #: What the worker runs: ``(function, arguments)``, given the topic and key first.
+        self.task: tuple[Callable[..., Any], tuple[Any, ...]] | None = task
+        #: The parent's number for the call, when the session runs in a helper process.
+        self.ident = ident
         self.dask_future: Any = None
         #: The task that watches the dask future (asyncio keeps only weak references).
         self.watcher: asyncio.Task[None] | None = None
-        #: Set on the loop when the worker's start event arrives.
-        self.started = False
-        self.started_at = 0.0
-        #: Set by a cancel that went ahead; the loop then withdraws it from the cluster.
-        self.cancelled = False
+
+
+class Owner(Protocol):
+    """Who hears how each call goes (see :mod:`greenpool.dask._owner`); called on the loop."""
+
+    def started(self, call: Any, wall_time: float) -> None: ...
+    def ended(self, call: Any, runtime: float, outcome: bytes) -> None: ...
+    def failed(self, call: Any, error: BaseException) -> None: ...
+    def refused(self, call: Any, error: BaseException) -> None: ...
 
 
 class Session:
@@ -82,14 +82,17 @@ class Session:
         name: str,
         max_in_flight: int | None,
         on_threads: Callable[[int], None],
+        owner: Owner,
     ) -> None:
         self.client = client
+        self._owner = owner
         self.loop = client.loop
         self._max_in_flight = max_in_flight
         self._on_threads = on_threads
         token = uuid.uuid4().hex
         self.topic = f"greenpool-{name}-{token}"
-        self._keys = (f"{token}-{n}" for n in itertools.count(1))
+        self._numbers = itertools.count(1)
+        self._token = token
         #: Accepted calls not handed to the scheduler yet, in order (submitters append).
         self.waiting: collections.deque[Call] = collections.deque()
         #: Calls handed to the scheduler, by key; the loop's alone.
@@ -120,13 +123,13 @@ class Session:
 
     # -- calls in (any thread) -------------------------------------------
 
-    def accept(self, item: WorkItem) -> Call:
-        """Keep an accepted call to hand over; called under the executor's submit lock."""
-        name = getattr(peek_call(item)[0], "__name__", "call")
-        call = Call(item, f"{name}-{next(self._keys)}")
-        hold(item, lambda _item: self._may_cancel(call))
+    def new_key(self, name: str) -> str:
+        """A key of this session's for a call of ``name``: unique on any scheduler."""
+        return f"{name}-{self._token}-{next(self._numbers)}"
+
+    def accept(self, call: Call) -> None:
+        """Keep an accepted call to hand over (a submitter's; under its submit lock)."""
         self.waiting.append(call)
-        return call
 
     def wake(self) -> None:
         """Have the loop hand over what waits; at most one wake-up is pending at a time."""
@@ -134,8 +137,12 @@ class Session:
             self._wake_pending = True
             self.loop.add_callback(self._dispatch)
 
-    def _may_cancel(self, call: Call) -> bool:
-        """The item's holder (under the future's state lock): may this call still be cancelled?"""
+    def may_cancel(self, call: Call) -> bool:
+        """Whether the call may still be cancelled; if so, withdraw it from the cluster.
+
+        Called from any thread (in this process, as the future's holder, under
+        its state lock); a call whose start has been heard cannot be.
+        """
         if call.started:
             return False
         call.cancelled = True
@@ -143,16 +150,16 @@ class Session:
             self.loop.add_callback(self._withdraw, call)
         return True
 
-    def take_unstarted(self) -> list[WorkItem]:
+    def take_unstarted(self) -> list[Call]:
         """Every call not started on the cluster (for ``shutdown(cancel_futures=True)``)."""
-        items = []
+        calls = []
         while self.waiting:
             try:
-                items.append(self.waiting.popleft().item)
+                calls.append(self.waiting.popleft())
             except IndexError:  # The loop took the last one meanwhile.
                 break
-        items.extend(call.item for call in list(self.handed.values()) if not call.started)
-        return items
+        calls.extend(call for call in list(self.handed.values()) if not call.started)
+        return calls
 
     def stop(self, on_drained: Callable[[], None]) -> None:
         """No more calls will come: call ``on_drained`` (on the loop) once none is left."""
@@ -180,27 +187,24 @@ class Session:
         handed = self.handed
         limit = self._max_in_flight
         submit = self.client.submit
-        run_call = _remote.run_call
         topic = self.topic
         while waiting and (limit is None or len(handed) < limit):
             try:
                 call = waiting.popleft()
             except IndexError:  # shutdown's take_unstarted took it.
                 break
-            item = call.item
-            if call.cancelled or not is_pending(item):
-                hold(item, None)
+            task, call.task = call.task, None
+            if call.cancelled or task is None:
                 continue
-            fn, args, kwargs = take_call(item)
+            remote, arguments = task
+            del task
             try:
-                dask_future = submit(
-                    run_call, topic, call.key, fn, args, kwargs, key=call.key, pure=False
-                )
+                dask_future = submit(remote, topic, call.key, *arguments, key=call.key, pure=False)
             except BaseException as exc:
-                refuse(item, _submit_error(exc))
+                self._owner.refused(call, submit_error(exc))
                 del exc
                 continue
-            del fn, args, kwargs
+            del arguments
             call.dask_future = dask_future
             handed[call.key] = call
             call.watcher = asyncio.ensure_future(self._watch(call))
@@ -227,51 +231,25 @@ class Session:
             return  # Resolved already (a retry's events, or a cancel's).
         if kind == _remote.STARTED:
             if not call.started:
-                self._started(call, message[2] - (time.time() - now()))
+                call.started = True
+                self._owner.started(call, message[2])
             return
-        if not call.started:  # A start event lost with its worker: count it started now.
-            self._started(call, now())
         if kind == _remote.ENDED:
             self._forget(call)
-            self._resolve(call, message[2], message[3])
+            self._owner.ended(call, message[2], message[3])
         else:  # READY: the outcome is the task's result, too big for an event.
             self._keep(self._fetch(call, message[2]))
-
-    def _started(self, call: Call, started_at: float) -> None:
-        item = call.item
-        # The worker's clock, on this process's monotonic one: kept between acceptance
-        # and now, since another machine's clock may be a little off.
-        started_at = min(max(started_at, accepted_at(item)), now())
-        call.started_at = started_at
-        call.started = True
-        if not start(item, started_at):
-            call.cancelled = True  # Cancelled just before: what it returns is dropped.
-
-    def _resolve(self, call: Call, runtime: float, outcome: bytes) -> None:
-        if call.cancelled:
-            return
-        try:
-            returned, value = _remote.decode_outcome(outcome)
-        except BaseException as exc:  # Such as a class this process cannot import.
-            fail(call.item, runtime, exc)
-            del exc
-            return
-        if returned:
-            succeed(call.item, runtime, value)
-        else:
-            fail(call.item, runtime, value)
 
     async def _fetch(self, call: Call, runtime: float) -> None:
         try:
             (outcome,) = await self.client.gather([call.dask_future], asynchronous=True)
         except BaseException as exc:
             self._forget(call)
-            if not call.cancelled:
-                fail(call.item, runtime, exc)
+            self._owner.failed(call, exc)
             del exc
             return
         self._forget(call)
-        self._resolve(call, runtime, outcome)
+        self._owner.ended(call, runtime, outcome)
 
     async def _watch(self, call: Call) -> None:
         """What only dask can tell: it gave up on the call, or cancelled or lost it."""
@@ -280,41 +258,16 @@ class Session:
         if self.handed.get(call.key) is not call or dask_future.status == "finished":
             return  # Resolved from its events, or its end event (or READY fetch) is on its way.
         try:
-            error = self._dask_error(dask_future)
+            error = dask_error(dask_future._state)
         except BaseException as exc:  # Never leave the call unresolved.
             error = exc
         self._forget(call)
-        if not call.cancelled and not call.started:
-            self._started(call, now())
-        if not call.cancelled:
-            fail(call.item, now() - call.started_at, error)
+        self._owner.failed(call, error)
         del error
-
-    @staticmethod
-    def _dask_error(dask_future: Any) -> BaseException:
-        state = dask_future._state
-        from distributed.scheduler import KilledWorker
-
-        if state.status == "error":
-            exception = state.exception
-            if isinstance(exception, KilledWorker):
-                error = WorkerLostError(
-                    f"the dask cluster gave up on this call: {exception}; "
-                    "see distributed.scheduler.allowed-failures"
-                )
-                error.__cause__ = exception
-                return error
-            if isinstance(exception, BaseException):
-                return exception.with_traceback(state.traceback)
-            return RuntimeError(f"dask reported an error: {exception!r}")
-        if state.status == "lost":
-            return WorkerLostError("the dask cluster lost this call with the worker that held it")
-        return RuntimeError(f"the dask cluster ended this call: {state.status}")
 
     def _forget(self, call: Call) -> None:
         self.handed.pop(call.key, None)
         call.dask_future = None  # Releases the key on the cluster.
-        hold(call.item, None)
         if self.waiting:
             self.wake()
         else:
@@ -332,16 +285,3 @@ class Session:
         except Exception:  # The scheduler has gone; the watchers fail the calls.
             return
         self._on_threads(sum(threads.values()))
-
-
-def _submit_error(error: BaseException) -> BaseException:
-    """What ``Client.submit`` raised, said plainly: dask reports a call it could not pickle
-    as its graph (``Could not serialize object of type LLGExpr``), the cause two levels down."""
-    if not isinstance(error, TypeError) or "serialize" not in str(error):
-        return error
-    root: BaseException = error
-    while root.__cause__ is not None or root.__context__ is not None:
-        root = root.__cause__ or root.__context__  # type: ignore[assignment]
-    plain = TypeError(f"the call cannot be pickled for the dask cluster: {root}")
-    plain.__cause__ = error
-    return plain
