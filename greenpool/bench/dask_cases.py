@@ -13,7 +13,9 @@ what each way of submitting adds to it. The calls are
 * ``dask-submit``: a burst of calls, then every result: ``DaskExecutor.submit``
   (with its full statistics) against ``Client.submit`` (``pure=False``, as an
   executor runs every call, then one ``Client.gather``) and
-  ``Client.get_executor().submit``.
+  ``Client.get_executor().submit``; and ``DaskExecutor.submit`` in a process
+  eventlet has monkey patched (``patched``), where the client and the
+  ``LocalCluster`` live in its helper process.
 * ``dask-map``: ``map`` over 10,000 items: the executor's (chunked, as on
   every executor whose calls cross to another process), ``Client.map`` then
   ``gather``, and ``Client.get_executor().map``.
@@ -89,7 +91,7 @@ DASK_SUBMIT = case(
     unit="µs/call",
     n=3_000,
     quick_n=300,
-    targets=(within("Client.submit", 1.2),),
+    targets=(within("Client.submit", 1.2), within("greenpool", 2.0, reference="patched")),
 )
 
 
@@ -102,6 +104,23 @@ def dask_submit_greenpool(n: int) -> float:
         figure = _executor_burst(executor, n)
         executor.shutdown()
         return figure
+
+
+@DASK_SUBMIT.implementation("patched", note="the same, monkey patched: client in a helper")
+def dask_submit_patched(n: int) -> float:
+    import eventlet
+
+    eventlet.monkey_patch()
+    from greenpool import DaskExecutor
+
+    # The helper starts the LocalCluster: on two cores its default is the same
+    # two worker processes of one thread each (checked below).
+    executor = DaskExecutor()
+    if executor.max_workers != WORKERS:
+        raise RuntimeError(f"the helper's LocalCluster has {executor.max_workers} threads")
+    figure = _executor_burst(executor, n)
+    executor.shutdown()
+    return figure
 
 
 @DASK_SUBMIT.implementation("Client.submit", note="pure=False, then gather")
