@@ -48,10 +48,10 @@ def wait_for_path(path: str, seconds: float) -> int:
     return os.getpid()
 
 
-def report_pid_then_sleep(path: str, seconds: float) -> int:
+def report_pid_then_wait_for_path(path: str, release: str, seconds: float) -> int:
+    """Leave this worker's pid in ``path``, then wait for ``release`` (at most ``seconds``)."""
     Path(path).write_text(str(os.getpid()))
-    time.sleep(seconds)
-    return os.getpid()
+    return wait_for_path(release, seconds)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -185,18 +185,21 @@ def test_cancel_fails_for_a_call_its_worker_has_started(tmp_path: Path) -> None:
 def test_an_idle_worker_takes_over_calls_prefetched_behind_a_long_call(tmp_path: Path) -> None:
     release = tmp_path / "release"
     with ProcessPoolExecutor(2) as executor:
-        warm_up(executor, 2)
-        # One worker stuck until released, with short calls handed to both.
-        stuck = executor.submit(wait_for_path, str(release), 30.0)
-        quick = [executor.submit(pid_after, 0.001) for _ in range(60)]
-        _, not_done = concurrent.futures.wait(quick, timeout=20)
-        assert not not_done, f"{len(not_done)} calls stayed behind the stuck one"
-        assert not stuck.done()
-        ran_on = {f.result() for f in quick}
-        release.touch()
-        stuck_pid = stuck.result(30)
-        assert stuck_pid not in ran_on, "a call waited for the stuck worker"
-        assert_counts_add_up(executor)
+        try:
+            warm_up(executor, 2)
+            # One worker stuck until released, with short calls handed to both.
+            stuck = executor.submit(wait_for_path, str(release), 30.0)
+            quick = [executor.submit(pid_after, 0.001) for _ in range(60)]
+            _, not_done = concurrent.futures.wait(quick, timeout=20)
+            assert not not_done, f"{len(not_done)} calls stayed behind the stuck one"
+            assert not stuck.done()
+            ran_on = {f.result() for f in quick}
+            release.touch()
+            stuck_pid = stuck.result(30)
+            assert stuck_pid not in ran_on, "a call waited for the stuck worker"
+            assert_counts_add_up(executor)
+        finally:
+            release.touch()  # A failed assertion fails at once, not after the stuck call.
 
 
 # -- a worker killed while holding calls ahead -----------------------------------
@@ -209,31 +212,36 @@ def test_a_killed_worker_fails_its_started_call_and_its_unstarted_calls_run_else
     release = tmp_path / "release"
     pid_file = tmp_path / "doomed-pid"
     with ProcessPoolExecutor(2) as executor:
-        warm_up(executor, 2)
-        doomed = executor.submit(report_pid_then_sleep, str(pid_file), 60.0)
-        blocked = executor.submit(wait_for_path, str(release), 30.0)
-        quick = [executor.submit(pid) for _ in range(40)]
-        doomed_pid = int(wait_for_file(pid_file))
-        wait_until(lambda: doomed.running() and blocked.running())
-        # Both workers hold calls behind their long one.
-        wait_until(lambda: held_calls(executor) == 42)
-        s = executor.statistics
-        assert (s.running, s.pending) == (2, 40)
+        # Released on the way out too: a failed assertion then fails the test at once,
+        # instead of leaving shutdown to wait for both long calls to time out.
+        try:
+            warm_up(executor, 2)
+            doomed = executor.submit(report_pid_then_wait_for_path, str(pid_file), str(release), 60)
+            blocked = executor.submit(wait_for_path, str(release), 30.0)
+            quick = [executor.submit(pid) for _ in range(40)]
+            doomed_pid = int(wait_for_file(pid_file))
+            wait_until(lambda: doomed.running() and blocked.running())
+            # Both workers hold calls behind their long one.
+            wait_until(lambda: held_calls(executor) == 42)
+            s = executor.statistics
+            assert (s.running, s.pending) == (2, 40)
 
-        os.kill(doomed_pid, signal.SIGKILL)
+            os.kill(doomed_pid, signal.SIGKILL)
 
-        with pytest.raises(WorkerLostError) as caught:
-            doomed.result(30)
-        assert (caught.value.pid, caught.value.exitcode) == (doomed_pid, -signal.SIGKILL)
-        assert "while running this call" in str(caught.value)
-        # All of them, those behind the blocked worker too: its replacement,
-        # idle once it has run the dead worker's calls, takes them over.
-        _, not_done = concurrent.futures.wait(quick, timeout=20)
-        assert not not_done
-        assert doomed_pid not in {f.result() for f in quick}
-        assert not blocked.done()
-        release.touch()
-        assert blocked.result(30) > 0
-        s = executor.statistics
-        assert (s.failures, s.cancelled, s.pending, s.running) == (1, 0, 0, 0)
-        assert_counts_add_up(executor)
+            with pytest.raises(WorkerLostError) as caught:
+                doomed.result(30)
+            assert (caught.value.pid, caught.value.exitcode) == (doomed_pid, -signal.SIGKILL)
+            assert "while running this call" in str(caught.value)
+            # All of them, those behind the blocked worker too: its replacement,
+            # idle once it has run the dead worker's calls, takes them over.
+            _, not_done = concurrent.futures.wait(quick, timeout=20)
+            assert not not_done
+            assert doomed_pid not in {f.result() for f in quick}
+            assert not blocked.done()
+            release.touch()
+            assert blocked.result(30) > 0
+            s = executor.statistics
+            assert (s.failures, s.cancelled, s.pending, s.running) == (1, 0, 0, 0)
+            assert_counts_add_up(executor)
+        finally:
+            release.touch()
