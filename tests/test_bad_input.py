@@ -142,7 +142,7 @@ def test_a_negative_wait_timeout_does_not_block_as_in_the_stdlib(
     future.result(30)
     assert future.result(-1) == 9
     unresolved: greenpool.Future[int] = greenpool.Future()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(greenpool.TimeoutError):  # The builtin one only from 3.11.
         unresolved.result(-1)
 
 
