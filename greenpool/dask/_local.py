@@ -48,11 +48,7 @@ class LocalLink:
 
     @property
     def max_in_flight(self) -> int | None:
-        return self._session._max_in_flight
-
-    @property
-    def stopping(self) -> bool:
-        return self._session.stopping
+        return self._session.max_in_flight
 
     def accept(self, item: WorkItem) -> None:
         """Take an accepted call (under the executor's submit lock: no system call)."""

@@ -87,7 +87,8 @@ class Session:
         self.client = client
         self._owner = owner
         self.loop = client.loop
-        self._max_in_flight = max_in_flight
+        #: At most this many calls handed to the scheduler at once; None: no bound.
+        self.max_in_flight = max_in_flight
         self._on_threads = on_threads
         token = uuid.uuid4().hex
         self.topic = f"greenpool-{name}-{token}"
@@ -185,7 +186,7 @@ class Session:
         self._wake_pending = False
         waiting = self.waiting
         handed = self.handed
-        limit = self._max_in_flight
+        limit = self.max_in_flight
         submit = self.client.submit
         topic = self.topic
         while waiting and (limit is None or len(handed) < limit):
