@@ -151,3 +151,12 @@ def assert_no_stray_switch() -> None:
 
     eventlet.spawn(set_later)
     assert event.wait() == "set"
+
+
+def thread_idents() -> set[int | None]:
+    """The identities of the OS threads alive now.
+
+    For "started no thread" checks: compare sets, not ``threading.active_count()``, which
+    a thread of an earlier test that happens to end meanwhile lowers.
+    """
+    return {thread.ident for thread in threading.enumerate()}

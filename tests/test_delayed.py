@@ -11,7 +11,7 @@ from typing import Any
 
 import eventlet
 import pytest
-from helpers import LONG, Ticker, eventually
+from helpers import LONG, Ticker, eventually, thread_idents
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -207,17 +207,17 @@ def test_a_running_delayed_call_is_not_cancelled_by_shutdown() -> None:
 
 
 def test_green_delayed_calls_use_no_os_thread_and_do_not_block_the_hub() -> None:
-    threads_before = threading.active_count()
+    threads_before = thread_idents()
     executor = greenpool.GreenThreadPoolExecutor(4)
     futures = [executor.submit_after(0.01 * (i % 10), time.monotonic) for i in range(500)]
-    assert threading.active_count() == threads_before
+    assert thread_idents() - threads_before == set()  # No thread started.
     with Ticker() as ticker:
         ticks_before = ticker.ticks
         assert futures[-1].result(timeout=LONG) > 0
         greenpool.waiters.wait_for_all(futures, timeout=LONG)
         assert ticker.ticks > ticks_before
     assert all(future.done() for future in futures)
-    assert threading.active_count() == threads_before
+    assert thread_idents() - threads_before == set()
     executor.shutdown()
 
 

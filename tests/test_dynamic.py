@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from helpers import thread_idents
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -233,10 +234,10 @@ def test_its_threads_are_real_os_threads_under_monkey_patching(python: Any) -> N
 def test_bad_configuration_is_refused_at_construction(
     kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    threads_before = threading.active_count()
+    threads_before = thread_idents()
     with pytest.raises(error, match=message):
         DynamicThreadPoolExecutor(**kwargs)
-    assert threading.active_count() == threads_before
+    assert thread_idents() - threads_before == set()  # No thread started.
 
 
 def test_it_is_a_thread_pool_with_every_executor_s_api() -> None:
