@@ -1,0 +1,256 @@
+"""One million randomized submissions across the executors: every call ends exactly once (issue 14).
+
+Each executor kind gets an equal share of ``ATTEMPTS`` operations, made at
+once by green threads (in the test's hub) and native threads, each drawing
+its next operation at random:
+
+* ``submit`` of a call that returns, or of one that raises
+  (:class:`stress_tasks.ExpectedFailure`);
+* ``submit`` then an immediate ``cancel()`` (which may or may not win);
+* ``submit_after`` a delay of up to 2 ms (it falls due and is admitted
+  then, or refused then);
+* ``submit_after`` a minute, cancelled at once (it must never count);
+* ``map`` over ten items, consumed whole.
+
+A ``check_and_reject`` refuses a random 5 % of admissions, except those a
+``map`` makes (a refused ``map`` cancels the calls it had in flight, which
+would leave the test unable to know exactly what ran), and counts every
+time it is asked. Each submitter keeps a bounded window of futures and
+checks each as it leaves: a returning call's value, a failing call's own
+exception, a cancelled call's cancellation; every future gets one
+done-callback, which marks its own slot.
+
+At the end, after ``shutdown(wait=True)``, the statistics must agree
+exactly with what the submitters saw: every done-callback ran exactly once
+(no slot at 0 or 2), ``submitted == executed + cancelled`` with nothing
+pending, running or scheduled, ``submitted + rejected`` equals the
+admissions attempted (and the times ``check_and_reject`` was asked),
+``failures`` equals the futures that hold an exception of their call, and
+``cancelled`` the cancels that returned True.
+
+CI runs a tenth of the issue's size; the full million is
+``GREENPOOL_STRESS=full python -m pytest -m stress tests/stress``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import eventlet
+import greenlet
+import pytest
+from stress_tasks import ExpectedFailure, work
+
+import greenpool
+
+FULL = os.environ.get("GREENPOOL_STRESS") == "full"
+#: Operations in all, shared equally between the kinds.
+ATTEMPTS = 1_000_000 if FULL else 100_000
+GREEN_SUBMITTERS = 4
+NATIVE_SUBMITTERS = 2
+#: Futures a submitter holds before it checks the oldest.
+WINDOW = 64
+REJECT_FRACTION = 0.05
+MAP_ITEMS = 10
+
+pytestmark = [pytest.mark.stress, pytest.mark.timeout(900 if FULL else 120)]
+
+KINDS: dict[str, Callable[..., greenpool.Executor]] = {
+    "green": lambda **kw: greenpool.GreenThreadPoolExecutor(8, **kw),
+    "thread": lambda **kw: greenpool.ThreadPoolExecutor(4, **kw),
+    "dynamic": lambda **kw: greenpool.DynamicThreadPoolExecutor(4, **kw),
+    "synchronous": lambda **kw: greenpool.SynchronousExecutor(**kw),
+    "process": lambda **kw: greenpool.ProcessPoolExecutor(2, **kw),
+}
+
+
+class RandomRefusal:
+    """``check_and_reject``: refuses a random fraction of admissions, never a ``map``'s.
+
+    ``asked`` counts every call (under a lock of its own: green threads and
+    native threads ask at once).
+    """
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self._lock = threading.Lock()
+        #: The green threads (greenlets, one per native thread at least) inside a map.
+        self.mapping: set[Any] = set()
+
+    def __call__(self, executor: object, backlog: int) -> None:
+        with self._lock:
+            self.asked += 1
+        if random.random() < REJECT_FRACTION and greenlet.getcurrent() not in self.mapping:
+            raise greenpool.RejectedSubmission(f"refused at random (backlog {backlog})")
+
+
+class Submitter:
+    """One green or native thread's operations, and what it saw of them."""
+
+    def __init__(
+        self,
+        executor: greenpool.Executor,
+        policy: RandomRefusal,
+        operations: int,
+        first_slot: int,
+        callbacks: bytearray,
+        seed: int,
+    ) -> None:
+        self.executor = executor
+        self.policy = policy
+        self.operations = operations
+        self.slot = first_slot  # The callback slot of this submitter's next future.
+        self.callbacks = callbacks
+        self.random = random.Random(seed)
+        self.window: deque[tuple[Future[int], str, int, bool]] = deque()
+        self.seen: Counter[str] = Counter()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for i in range(self.operations):
+                self.operate(i)
+                while len(self.window) > WINDOW:
+                    self.settle(*self.window.popleft())
+            while self.window:
+                self.settle(*self.window.popleft())
+        except BaseException as exc:  # Reported by the test, with its traceback.
+            self.error = exc
+
+    def track(self, future: Future[int], how: str, i: int, cancelled: bool = False) -> None:
+        slot = self.slot
+        self.slot += 1
+        self.seen["futures"] += 1
+        future.add_done_callback(lambda _f: self.mark(slot))
+        self.window.append((future, how, i, cancelled))
+
+    def mark(self, slot: int) -> None:
+        self.callbacks[slot] += 1
+
+    def operate(self, i: int) -> None:
+        draw = self.random.random()
+        seen = self.seen
+        if draw < 0.02:  # A map, never refused (see RandomRefusal).
+            seen["admissions"] += MAP_ITEMS
+            self.policy.mapping.add(greenlet.getcurrent())
+            try:
+                items = range(i, i + MAP_ITEMS)
+                results = list(
+                    self.executor.map(work, items, [False] * MAP_ITEMS, chunksize=1, timeout=60)
+                )
+            finally:
+                self.policy.mapping.discard(greenlet.getcurrent())
+            assert results == [2 * item for item in items]
+            seen["map items"] += MAP_ITEMS
+            return
+        if draw < 0.04:  # A delayed call cancelled long before it falls due: counts nowhere.
+            future = self.executor.submit_after(60.0, work, i, False)
+            assert future.cancel(), "a call due in a minute could not be cancelled at once"
+            seen["delayed cancelled"] += 1
+            self.track(future, "delayed cancelled", i, cancelled=True)
+            return
+        if draw < 0.12:  # A delayed call that falls due (admitted or refused then).
+            fail = self.random.random() < 0.2
+            future = self.executor.submit_after(self.random.random() * 0.002, work, i, fail)
+            seen["admissions"] += 1
+            self.track(future, "delayed failing" if fail else "delayed", i)
+            return
+        fail = 0.12 <= draw < 0.27
+        seen["admissions"] += 1
+        try:
+            future = self.executor.submit(work, i, fail)
+        except greenpool.RejectedSubmission:
+            seen["refused"] += 1
+            return
+        seen["accepted"] += 1
+        if draw >= 0.87:  # Submitted, then cancelled at once (or too late).
+            won = future.cancel()
+            seen["cancelled" if won else "cancel too late"] += 1
+            self.track(future, "cancelled", i, cancelled=won)
+            return
+        self.track(future, "failing" if fail else "returning", i)
+
+    def settle(self, future: Future[int], how: str, i: int, cancelled: bool) -> None:
+        """Wait for ``future`` and check it ended as ``how`` says it must."""
+        if cancelled:
+            assert future.cancelled(), f"{how} call {i}: cancel() said True, then {future!r}"
+            return
+        try:
+            value = future.result(timeout=60)
+        except greenpool.CancelledError:
+            raise AssertionError(f"{how} call {i} was cancelled, though no cancel won") from None
+        except ExpectedFailure as exc:
+            assert how.endswith("failing") and exc.args == (i,), f"{how} call {i} raised {exc!r}"
+            self.seen["failed"] += 1
+            return
+        except greenpool.RejectedSubmission:
+            assert how.startswith("delayed"), f"{how} call {i}'s future was refused"
+            self.seen["refused"] += 1
+            return
+        assert not how.endswith("failing"), f"{how} call {i} returned {value!r}"
+        assert value == 2 * i, f"{how} call {i} returned {value!r}"
+        self.seen["returned"] += 1
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_randomized_submissions_from_green_and_native_threads_all_end_exactly_once(
+    kind: str,
+) -> None:
+    policy = RandomRefusal()
+    executor = KINDS[kind](check_and_reject=policy)
+    submitters = GREEN_SUBMITTERS + NATIVE_SUBMITTERS
+    share = ATTEMPTS // len(KINDS) // submitters
+    callbacks = bytearray(share * submitters)
+    workers = [
+        Submitter(executor, policy, share, n * share, callbacks, zlib.crc32(f"{kind} {n}".encode()))
+        for n in range(submitters)
+    ]
+    try:
+        natives = [
+            threading.Thread(target=worker.run, name=f"submitter-{n}")
+            for n, worker in enumerate(workers[GREEN_SUBMITTERS:])
+        ]
+        for thread in natives:
+            thread.start()
+        greens = [eventlet.spawn(worker.run) for worker in workers[:GREEN_SUBMITTERS]]
+        for green in greens:
+            green.wait()
+        for thread in natives:
+            while thread.is_alive():  # The hub runs meanwhile: green calls go on.
+                eventlet.sleep(0.01)
+    finally:
+        executor.shutdown(wait=True)
+    for worker in workers:
+        if worker.error is not None:
+            raise worker.error
+
+    seen: Counter[str] = sum((worker.seen for worker in workers), Counter())
+    for n, worker in enumerate(workers):
+        # Submitter n's futures have slots n * share onwards, one each; the rest stay 0.
+        slots = callbacks[n * share : (n + 1) * share]
+        futures = worker.seen["futures"]
+        runs = Counter(slots[:futures]) + Counter(slot for slot in slots[futures:] if slot)
+        assert runs == Counter({1: futures}), f"submitter {n}: done-callbacks per future {runs}"
+    stats = executor.statistics
+    assert (stats.pending, stats.running, stats.scheduled) == (0, 0, 0), stats
+    assert stats.submitted == stats.executed + stats.cancelled, stats
+    assert stats.submitted + stats.rejected == seen["admissions"] == policy.asked, (
+        stats,
+        seen,
+    )
+    assert stats.rejected == seen["refused"], (stats, seen)
+    assert stats.failures == seen["failed"], (stats, seen)
+    assert stats.cancelled == seen["cancelled"], (stats, seen)
+    assert stats.executed == seen["returned"] + seen["failed"] + seen["map items"], (stats, seen)
+    # Every kind of operation happened, so none of the checks above held vacuously.
+    # (A synchronous executor's call has ended when submit returns: no cancel can win.)
+    cancels = "cancel too late" if kind == "synchronous" else "cancelled"
+    for what in ("refused", "failed", cancels, "returned", "map items", "delayed cancelled"):
+        assert seen[what] > 0, f"no {what!r} in {seen}"
