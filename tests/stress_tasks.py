@@ -18,3 +18,8 @@ def work(i: int, fail: bool) -> int:
     if fail:
         raise ExpectedFailure(i)
     return 2 * i
+
+
+def double(i: int) -> int:
+    """``2 * i``: :func:`work` for the one-argument ``map``s."""
+    return 2 * i

@@ -28,6 +28,14 @@ admissions attempted (and the times ``check_and_reject`` was asked),
 ``failures`` equals the futures that hold an exception of their call, and
 ``cancelled`` the cancels that returned True.
 
+The same runs on a ``DaskExecutor`` over its own two-worker
+``LocalCluster`` (a thousand operations in CI, 20,000 at full size: each
+call is a round trip of about 2 ms there), and ``greenpool.Pool`` over
+each kind gets random ``apply_async`` (returning or raising),
+``starmap_async`` and ``imap_unordered`` calls: each async result's
+callback or error callback runs exactly once, and the executor's counts
+agree with what the submitters saw.
+
 CI runs a tenth of the issue's size; the full million is
 ``GREENPOOL_STRESS=full python -m pytest -m stress tests/stress``.
 """
@@ -46,7 +54,7 @@ from typing import Any
 import eventlet
 import greenlet
 import pytest
-from stress_tasks import ExpectedFailure, work
+from stress_tasks import ExpectedFailure, double, work
 
 import greenpool
 
@@ -59,6 +67,10 @@ NATIVE_SUBMITTERS = 2
 WINDOW = 64
 REJECT_FRACTION = 0.05
 MAP_ITEMS = 10
+#: The dask cluster's share (each call about 2 ms there, against microseconds here).
+DASK_ATTEMPTS = 20_000 if FULL else 1_000
+#: Pool calls over each executor kind.
+POOL_ATTEMPTS = 200_000 if FULL else 20_000
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(900 if FULL else 120)]
 
@@ -204,32 +216,51 @@ def test_randomized_submissions_from_green_and_native_threads_all_end_exactly_on
     kind: str,
 ) -> None:
     policy = RandomRefusal()
-    executor = KINDS[kind](check_and_reject=policy)
+    drive(kind, KINDS[kind](check_and_reject=policy), policy, ATTEMPTS // len(KINDS))
+
+
+@pytest.mark.dask
+def test_randomized_submissions_to_a_dask_cluster_all_end_exactly_once() -> None:
+    # Each call is a round trip to a LocalCluster of two worker processes (about 2 ms).
+    pytest.importorskip("distributed", reason="the extra greenpool[dask]")
+    policy = RandomRefusal()
+    drive("dask", greenpool.DaskExecutor(check_and_reject=policy), policy, DASK_ATTEMPTS)
+
+
+def run_all(workers: list[Any]) -> None:
+    """Run each worker's ``run``: the first ``GREEN_SUBMITTERS`` in green threads of this
+    hub, the others in native threads, all at once; raise the first one's error."""
+    natives = [
+        threading.Thread(target=worker.run, name=f"submitter-{n}")
+        for n, worker in enumerate(workers[GREEN_SUBMITTERS:])
+    ]
+    for thread in natives:
+        thread.start()
+    greens = [eventlet.spawn(worker.run) for worker in workers[:GREEN_SUBMITTERS]]
+    for green in greens:
+        green.wait()
+    for thread in natives:
+        while thread.is_alive():  # The hub runs meanwhile: green calls go on.
+            eventlet.sleep(0.01)
+    for worker in workers:
+        if worker.error is not None:
+            raise worker.error
+
+
+def drive(kind: str, executor: greenpool.Executor, policy: RandomRefusal, attempts: int) -> None:
+    """Run ``attempts`` random operations on ``executor`` from every submitter at once,
+    shut it down, and check that every future and every count came out right."""
     submitters = GREEN_SUBMITTERS + NATIVE_SUBMITTERS
-    share = ATTEMPTS // len(KINDS) // submitters
+    share = attempts // submitters
     callbacks = bytearray(share * submitters)
     workers = [
         Submitter(executor, policy, share, n * share, callbacks, zlib.crc32(f"{kind} {n}".encode()))
         for n in range(submitters)
     ]
     try:
-        natives = [
-            threading.Thread(target=worker.run, name=f"submitter-{n}")
-            for n, worker in enumerate(workers[GREEN_SUBMITTERS:])
-        ]
-        for thread in natives:
-            thread.start()
-        greens = [eventlet.spawn(worker.run) for worker in workers[:GREEN_SUBMITTERS]]
-        for green in greens:
-            green.wait()
-        for thread in natives:
-            while thread.is_alive():  # The hub runs meanwhile: green calls go on.
-                eventlet.sleep(0.01)
+        run_all(workers)
     finally:
         executor.shutdown(wait=True)
-    for worker in workers:
-        if worker.error is not None:
-            raise worker.error
 
     seen: Counter[str] = sum((worker.seen for worker in workers), Counter())
     for n, worker in enumerate(workers):
@@ -254,3 +285,118 @@ def test_randomized_submissions_from_green_and_native_threads_all_end_exactly_on
     cancels = "cancel too late" if kind == "synchronous" else "cancelled"
     for what in ("refused", "failed", cancels, "returned", "map items", "delayed cancelled"):
         assert seen[what] > 0, f"no {what!r} in {seen}"
+
+
+class PoolSubmitter:
+    """One green or native thread's random ``Pool`` calls over an executor, and what it saw.
+
+    ``apply_async`` raises ``RejectedSubmission`` when refused; the map
+    family waits for room (so a refusal there is retried, each try asking
+    ``check_and_reject`` again). Each async result's ``callback`` or
+    ``error_callback`` marks its slot.
+    """
+
+    def __init__(
+        self, pool: greenpool.Pool, operations: int, first_slot: int, marks: bytearray, seed: int
+    ) -> None:
+        self.pool = pool
+        self.operations = operations
+        self.slot = first_slot
+        self.marks = marks
+        self.random = random.Random(seed)
+        self.window: deque[tuple[Any, str, int]] = deque()
+        self.seen: Counter[str] = Counter()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for i in range(self.operations):
+                self.operate(i)
+                while len(self.window) > WINDOW:
+                    self.settle(*self.window.popleft())
+            while self.window:
+                self.settle(*self.window.popleft())
+        except BaseException as exc:
+            self.error = exc
+
+    def marker(self) -> Callable[[object], None]:
+        slot = self.slot
+        self.slot += 1
+        self.seen["async results"] += 1
+
+        def mark(_value: object) -> None:
+            self.marks[slot] += 1
+
+        return mark
+
+    def operate(self, i: int) -> None:
+        draw = self.random.random()
+        items = range(i, i + MAP_ITEMS)
+        if draw < 0.1:
+            mark = self.marker()
+            result = self.pool.starmap_async(work, [(item, False) for item in items], callback=mark)
+            self.window.append((result, "map", i))
+            self.seen["map items"] += MAP_ITEMS
+        elif draw < 0.2:
+            values = sorted(self.pool.imap_unordered(double, items))
+            assert values == [2 * item for item in items], values
+            self.seen["map items"] += MAP_ITEMS
+        else:
+            fail = draw >= 0.8
+            mark = self.marker()
+            try:
+                result = self.pool.apply_async(work, (i, fail), callback=mark, error_callback=mark)
+            except greenpool.RejectedSubmission:
+                self.seen["refused"] += 1
+                # No result, so no callback: the slot goes to the next result (were
+                # this callback ever to run, that slot would read 2).
+                self.seen["async results"] -= 1
+                self.slot -= 1
+                return
+            self.window.append((result, "failing" if fail else "returning", i))
+
+    def settle(self, result: Any, how: str, i: int) -> None:
+        if how == "map":
+            assert result.get(60) == [2 * item for item in range(i, i + MAP_ITEMS)]
+            return
+        try:
+            value = result.get(60)
+        except ExpectedFailure as exc:
+            assert how == "failing" and exc.args == (i,), f"{how} call {i} raised {exc!r}"
+            self.seen["failed"] += 1
+            return
+        assert how == "returning" and value == 2 * i, f"{how} call {i} returned {value!r}"
+        self.seen["returned"] += 1
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_randomized_pool_calls_over_each_executor_all_end_exactly_once(kind: str) -> None:
+    policy = RandomRefusal()
+    executor = KINDS[kind](check_and_reject=policy)
+    pool = greenpool.Pool(executor=executor)
+    submitters = GREEN_SUBMITTERS + NATIVE_SUBMITTERS
+    share = POOL_ATTEMPTS // len(KINDS) // submitters
+    marks = bytearray(share * submitters)
+    workers = [
+        PoolSubmitter(pool, share, n * share, marks, zlib.crc32(f"pool {kind} {n}".encode()))
+        for n in range(submitters)
+    ]
+    try:
+        run_all(workers)
+    finally:
+        pool.close()
+        pool.join()
+        executor.shutdown(wait=True)
+    seen: Counter[str] = sum((worker.seen for worker in workers), Counter())
+    for n, worker in enumerate(workers):
+        slots = marks[n * share : (n + 1) * share]
+        used = worker.slot - n * share
+        runs = Counter(slots[:used]) + Counter(slot for slot in slots[used:] if slot)
+        assert runs == Counter({1: used}), f"submitter {n}: callbacks per async result {runs}"
+    stats = executor.statistics
+    assert (stats.pending, stats.running, stats.cancelled) == (0, 0, 0), stats
+    assert stats.submitted == stats.executed, stats
+    assert stats.submitted + stats.rejected == policy.asked, (stats, policy.asked)
+    assert stats.rejected >= seen["refused"] > 0, (stats, seen)  # The map family retries.
+    assert stats.failures == seen["failed"] > 0, (stats, seen)
+    assert seen["returned"] > 0 and seen["map items"] > 0, seen
