@@ -125,6 +125,9 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         # were still to fall due then, once the last of them has.
         self._workers_stopped = False
         self._delayed_drained = _parking.ParkingLot()
+        # The calls each shutdown(cancel_futures=True) has taken and is still
+        # withdrawing, outside the submit lock (see shutdown).
+        self._withdrawing: list[list[WorkItem]] = []
         # What policies can observe (greenpool._signals): off until asked for.
         self._done_listeners = _signals.Listeners()
         self._shutdown_listeners = _signals.Listeners()
@@ -376,7 +379,8 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         returns. Called from inside one of this executor's own workers,
         ``wait=True`` waits for the other workers only, and not for those that
         are themselves in ``shutdown(wait=True)``: waiting for itself, or for
-        each other, would never return.
+        each other, would never return. A shutdown called while another is
+        still cancelling returns only once the calls that one took are done.
         """
         waited_for: list[DelayedCall] = []
         with self._submit_lock:
@@ -386,6 +390,8 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
             to_cancel = self._take_pending() if cancel_futures else []
             if delayed is not None and cancel_futures:
                 to_cancel.extend(delayed.take_all())
+            if to_cancel:
+                self._withdrawing.append(to_cancel)
             if delayed and self._gatherer.scheduled > 0 and not self._workers_stopped:
                 # The last of these to fall due, or to be cancelled, stops the workers.
                 waited_for = delayed.pending()
@@ -398,14 +404,31 @@ class Executor(DelayedSubmission, concurrent.futures.Executor):
         # callbacks, which may call submit().
         if first_shutdown:
             self._shutdown_listeners.call()
-        for item in to_cancel:
-            withdraw(item)
+        try:
+            for item in to_cancel:
+                withdraw(item)
+        finally:
+            if to_cancel:
+                with self._submit_lock:
+                    self._withdrawing = [b for b in self._withdrawing if b is not to_cancel]
         for call in waited_for:
             call.add_done_callback(self._delayed_call_ended)
         if wait:
             if delayed is not None:
                 self._delayed_drained.park_until(lambda: self._workers_stopped)
             self._join_workers()
+        # Calls that a concurrent shutdown(cancel_futures=True) took and has not
+        # withdrawn yet (its done callbacks may be slow) are withdrawn here too,
+        # withdraw being idempotent. Otherwise this shutdown, even with wait=True,
+        # could return while they are pending, out of every green or thread
+        # pool's queue, never to run. (The stdlib's shutdowns cancel under one
+        # lock; cancelling under the submit lock here would deadlock a callback
+        # that submits.) Read after the wait: the workers may exit as soon as
+        # the calls are taken.
+        with self._submit_lock:
+            taken = [item for batch in self._withdrawing for item in batch]
+        for item in taken:
+            withdraw(item)
         if delayed is not None and self._workers_stopped:
             self._alarm.close()
 
