@@ -176,6 +176,7 @@ def test_bench_quick_on_one_case_prints_medians_ratios_and_progress(tmp_path) ->
 
 
 @pytest.mark.core
+@pytest.mark.serial  # Its verdicts judge the load it makes: alone, not beside other tests.
 @pytest.mark.timeout(90)
 def test_demo_runs_its_steps_and_says_what_limited_each() -> None:
     done = greenpool_cli("demo", "--seconds", "3")

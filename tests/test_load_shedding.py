@@ -37,7 +37,9 @@ from greenpool.cli import loadgen  # noqa: E402
 
 # Each test is bounded by its own runs (every client has a timeout, the
 # generator and the service are killed when their time is up), and by this.
-pytestmark = pytest.mark.timeout(60)
+# Marked serial: they judge latency and goodput under an overload the test makes
+# itself, which tests running beside them on the same cores would add to.
+pytestmark = [pytest.mark.timeout(60), pytest.mark.serial]
 
 #: The issue's targets: they are fixed, not tuned to what was measured.
 LATENCY_FACTOR = 3.0

@@ -1198,6 +1198,7 @@ def test_random_submissions_under_random_policies_keep_the_counts_thread(
 
 
 @pytest.mark.core
+@pytest.mark.serial  # The limit it learns follows latencies measured under its own load.
 def test_adaptive_limit_grows_again_from_a_fractional_limit_once_the_downstream_recovers() -> None:
     """A congested window leaves a fractional limit (2.4, say, held at 2); once the downstream
     has room again the limit must grow from there, not stay pinned below the push threshold."""
