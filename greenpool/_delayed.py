@@ -76,6 +76,12 @@ class DelayedCall(WorkItem):
             # nothing a done-listener counts (see _cancelled).
             self._scheduled = None
             self._gatherer.unscheduled += 1
+            # No worker will ever take it to tell the waiters installed by
+            # concurrent.futures.wait or greenpool.waiters that it was
+            # cancelled (CANCELLED -> CANCELLED_AND_NOTIFIED), as for a
+            # queued call: the executor lets go of it now, so tell them now.
+            # Without this, waiting on it never returned, even past its deadline.
+            self._start_locked()
         else:
             self._gatherer.cancelled_locked()
 
@@ -86,9 +92,10 @@ class DelayedCall(WorkItem):
     def _fall_due(self, outcome: BaseException | None) -> tuple[bool, Callable[[], None] | None]:
         """Leave ``scheduled``: submitted if ``outcome`` is None, else refused with it.
 
-        For the executor, under its submit lock. Returns whether the call is
-        now submitted (False, changing nothing, if it was cancelled
-        meanwhile), and what to run once the submit lock is released: a
+        For the executor, under its submit lock, once ``check_and_reject``
+        has given ``outcome``. Returns whether the call is now submitted
+        (False if it was cancelled while the check ran: then only the check's
+        answer is counted), and what to run once the submit lock is released: a
         refused call's future fails with ``outcome`` (counted in ``rejected``
         if it is a :class:`RejectedSubmission`, else nowhere, as a ``submit``
         whose ``check_and_reject`` raised something else), and its waiters
@@ -98,6 +105,19 @@ class DelayedCall(WorkItem):
         _acquire()
         try:
             if self._state != PENDING:
+                # Cancelled while check_and_reject ran (the executor skips a
+                # call cancelled before it: see _submit_due_calls). The check
+                # was asked, so its answer counts, as for a submit whose
+                # future is cancelled at once: admitted, the call is
+                # submitted and cancelled; refused, rejected. (The cancel
+                # already took it out of scheduled.) Counting nothing would
+                # leave a check_and_reject call that no statistic shows.
+                if outcome is None:
+                    gatherer.submitted += 1
+                    gatherer.cancelled_locked()
+                    return False, self._ended_unrun
+                if isinstance(outcome, RejectedSubmission):
+                    gatherer.rejected += 1
                 return False, None
             self._scheduled = False
             gatherer.unscheduled += 1
@@ -118,6 +138,16 @@ class DelayedCall(WorkItem):
             self._finished(parked)
 
         return False, finish
+
+    def _ended_unrun(self) -> None:
+        """Tell done-listeners that this accepted call ended unrun (outside every lock).
+
+        For a call cancelled while its check ran (see :meth:`_fall_due`): its
+        cancel found it still scheduled, so told nobody.
+        """
+        on_call_end = self._gatherer.on_call_end
+        if on_call_end is not None:
+            on_call_end(None)
 
     def _hand_over(self) -> bool:
         """Leave ``scheduled`` as a call that another future will run: False if cancelled.
@@ -236,6 +266,13 @@ class ThreadAlarm:
     most a day (see :mod:`greenpool._timeouts`). It exits when the alarm is
     closed (the executor shut down with nothing left to fall due, or
     collected).
+
+    At interpreter exit it is finished with the thread pools
+    (:func:`greenpool._exit.track`): closed, and its thread joined. A daemon
+    thread would otherwise be frozen wherever it was when the interpreter
+    finalized, and a synchronous executor runs a call that fell due in this
+    thread: a call that had started would never finish. The delayed calls
+    not yet due have been cancelled by then, so nothing else is lost.
     """
 
     def __init__(
@@ -251,6 +288,7 @@ class ThreadAlarm:
         self._closed = False
         self._started = False
         self._event: Any = None
+        self._thread: Any = None
 
     def set(self, deadline: float) -> None:
         """Go off at ``deadline`` (a :func:`~greenpool._workitem.now` time) or earlier."""
@@ -267,9 +305,12 @@ class ThreadAlarm:
             else:
                 start = False
         if start:
-            _native.threading_module().Thread(
+            thread = _native.threading_module().Thread(
                 target=self._run, name=f"{self._name}_delayed", daemon=True
-            ).start()
+            )
+            thread.start()
+            self._thread = thread
+            _exit.track(_exit.THREADS, self)
         else:
             self._event.set()
 
@@ -279,6 +320,16 @@ class ThreadAlarm:
         event = self._event
         if event is not None:
             event.set()
+
+    def stop(self) -> None:
+        """At interpreter exit (see the class): no call is left to fall due; close."""
+        self.close()
+
+    def join_at_exit(self) -> None:
+        """At interpreter exit: wait for the thread, and for the call it may be running."""
+        thread = self._thread
+        if thread is not None and thread.ident != _native.get_ident():
+            thread.join()
 
     def _run(self) -> None:
         event = self._event

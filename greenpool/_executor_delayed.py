@@ -21,7 +21,7 @@ from greenpool._errors import RejectedSubmission, WaitForRoom
 from greenpool._future import Future
 from greenpool._statistics import Gatherer
 from greenpool._timeouts import delay_seconds
-from greenpool._workitem import WorkItem, accepted_at, now, refuse, withdraw
+from greenpool._workitem import WorkItem, accepted_at, is_pending, now, refuse, withdraw
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -126,6 +126,14 @@ class DelayedSubmission:
                     self._alarm.close()
                     self._delayed_drained.unpark_all()
                 return next_deadline
+            if not is_pending(call):
+                # Cancelled while it waited: a cancel cannot take the submit
+                # lock, so the call stays in the heap until its deadline. It
+                # was never submitted, so check_and_reject is not asked about
+                # it (it used to be: a refusal or an admission then counted
+                # nowhere, and a policy judged a call that did not exist).
+                self._release()
+                continue
             if "submit" in self.__dict__ or type(self).submit is not type(self)._base_submit:
                 self._release()
                 _delayed.submit_through(self.submit, call)

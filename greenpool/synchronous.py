@@ -10,7 +10,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from greenpool._delayed import DelayedCall
 from greenpool._executor import CheckAndReject, Executor
+from greenpool._native import get_ident
+from greenpool._parking import ParkingLot
 from greenpool._workitem import WorkItem, peek_call, run
 
 
@@ -55,6 +58,12 @@ class SynchronousExecutor(Executor):
         # backlog stays 0 however many threads are submitting at once.
         self._concurrency = sys.maxsize
         self._run_work_func = run_work_func
+        # The thread of the delayed call running now, if any: delayed calls
+        # fall due, one at a time, in the executor's own timer thread, which
+        # runs them itself. That thread is this executor's one worker, and
+        # shutdown(wait=True) waits for it (see _join_workers).
+        self._delayed_running_in: int | None = None
+        self._delayed_ran = ParkingLot()
 
     @property
     def num_workers(self) -> int:
@@ -71,13 +80,22 @@ class SynchronousExecutor(Executor):
             self._gatherer.clear()
 
     def _start(self, item: WorkItem) -> bool:
+        if isinstance(item, DelayedCall):
+            # Under the submit lock, as the call is counted submitted: a
+            # shutdown that comes after it sees the call as running.
+            self._delayed_running_in = get_ident()
         return True
 
     def _after_start(self, item: WorkItem) -> None:
-        if self._run_work_func is None:
-            run(item)
-        else:
-            self._run_work_func(Work(item))
+        try:
+            if self._run_work_func is None:
+                run(item)
+            else:
+                self._run_work_func(Work(item))
+        finally:
+            if isinstance(item, DelayedCall):
+                self._delayed_running_in = None
+                self._delayed_ran.unpark_all()
 
     def _take_pending(self) -> list[WorkItem]:
         return []
@@ -86,4 +104,8 @@ class SynchronousExecutor(Executor):
         pass
 
     def _join_workers(self) -> None:
-        pass
+        # Each caller runs its own calls, but a delayed call runs in the
+        # executor's timer thread: without this, shutdown(wait=True) returned
+        # while one still ran. Not from inside that call (it cannot wait for itself).
+        me = get_ident()
+        self._delayed_ran.park_until(lambda: self._delayed_running_in in (None, me))

@@ -353,14 +353,32 @@ class Manager:
             self._send(worker)
 
     def _hand_out(self, workers: list[WorkerHandle]) -> list[WorkerHandle]:
-        """Give the front of the queue to workers as the policy plans; return those given."""
+        """Give the front of the queue to workers as the policy plans; return those given.
+
+        Planned again while a plan's calls did not all reach a worker (withdrawn
+        meanwhile, or unpicklable): the room kept for them is still free, and
+        nothing else might wake the manager for the calls behind them, as a
+        held call's answer would. Without this an idle worker could sit beside
+        queued calls until the next submission, and a shutdown wait for ever.
+        """
+        given: list[WorkerHandle] = []
+        while True:
+            placed, missed = self._hand_out_once(workers)
+            given += placed
+            if not missed or not self._pending:
+                return given
+            self._drop_withdrawn()
+
+    def _hand_out_once(self, workers: list[WorkerHandle]) -> tuple[list[WorkerHandle], int]:
+        """One plan of :meth:`_hand_out`: the workers given calls, and how many of the
+        plan's calls reached none."""
         pending = self._pending
         if not pending:
-            return []
+            return [], 0
         loads = [worker.load() for worker in workers]
         limit = self._policy.capacity(loads)
         if not limit:
-            return []
+            return [], 0
         front = list(itertools.islice(pending, limit))
         ledger = self._ledger
         known = ledger.calls_of(front)
@@ -386,7 +404,8 @@ class Manager:
             pending.popleft()  # Only now: until placed, shutdown finds them here.
         for call in dropped:
             self._drop(call.item)
-        return [workers[index] for index in shares]
+        placed = sum(len(calls) for calls in shares.values()) - len(dropped)
+        return [workers[index] for index in shares], len(plan) - placed
 
     def _pickle(self, item: WorkItem) -> Call | None:
         """The call's record, pickled once; None if it cannot be pickled (it fails alone,
