@@ -42,7 +42,7 @@ from typing import Any
 from greenpool import _native, _parking
 from greenpool._workitem import WorkItem, hold, take_call
 from greenpool.dask import _frames
-from greenpool.dask._owner import FutureOwner, Tracked
+from greenpool.dask._owner import FutureOwner, Tracked, stopped_error
 from greenpool.process._errors import WorkerLostError
 from greenpool.process._handle import how_it_ended
 from greenpool.process._wire import decode_error
@@ -126,6 +126,8 @@ class BridgeLink:
         """Take an accepted call (under the executor's submit lock: no system call)."""
         if self.broken is not None:
             raise WorkerLostError(str(self.broken))
+        if self.stopping:  # The helper may have drained and closed already.
+            raise stopped_error()
         ident = next(self._idents)
         tracked = Tracked(item)
         self._records[ident] = tracked
@@ -182,8 +184,12 @@ class BridgeLink:
             if not tracked.started and tracked.item is not None
         ]
 
-    def stop(self) -> None:
-        """No more calls: the helper closes once the last has ended, then exits."""
+    def stop(self, close: bool = True) -> None:
+        """No more calls: the helper closes once the last has ended, then exits.
+
+        ``close`` is :class:`~greenpool.dask._local.LocalLink`'s: a helper's
+        client is its own, shared with no other executor.
+        """
         if not self.stopping:
             self.stopping = True
             self._send(("Q",))
@@ -192,6 +198,14 @@ class BridgeLink:
         if _native.get_ident() == self._reader.ident:
             return  # shutdown() from a done callback: the reader cannot wait for itself.
         self._lot.park_until(lambda: self.closed)
+
+    def close_now(self) -> None:
+        """Nothing to do: the helper closes its client before it ends, which :meth:`join`
+        waits for (see :func:`greenpool.dask._executor._finish_at_exit`)."""
+
+    def join_drained(self) -> None:
+        """At interpreter exit: as :meth:`join` (the helper drains, closes, then ends)."""
+        self.join()
 
     def _send(self, message: tuple[Any, ...]) -> None:
         with self._write_lock:

@@ -7,6 +7,23 @@ accepted call to its link to the cluster: a
 process, or, in a process eventlet has monkey patched (where
 ``distributed`` cannot work), a :class:`~greenpool.dask._bridge.BridgeLink`
 to a helper process that holds it.
+
+At interpreter exit every link not yet closed is stopped and waited for,
+in the exit hook's dask phase (:mod:`greenpool._exit`, after the green
+executors and the thread pools, whose calls may wait for a dask call):
+calls started on a worker finish with their results, queued ones run, and
+then what the executor made (client and ``LocalCluster``, or helper
+process) is closed; a call submitted once its link has stopped is refused
+with ``RuntimeError``. The links are what is kept, so that the calls of an
+executor collected without ``shutdown()`` (a local of ``main()``) are
+waited for too. Each new executor registers the exit hook again, after its
+link has imported ``distributed``, so that it runs before ``distributed``'s
+own hooks, which close every client and cluster and so cancel the calls
+still running. Without this, every such call failed with ``the dask
+cluster ended this call: cancelled``; under monkey patching the main
+process exited at once, its started calls' results were lost, and the
+helper printed ``BrokenPipeError`` tracebacks and lingered (see
+:mod:`greenpool.dask._helper`).
 """
 
 from __future__ import annotations
@@ -14,6 +31,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from greenpool import _exit
 from greenpool._executor import CheckAndReject, Executor
 from greenpool._workitem import WorkItem
 from greenpool.dask._bridge import BridgeLink
@@ -81,6 +99,11 @@ class DaskExecutor(Executor):
         )
         # Collected without shutdown(): finish what was accepted, then close what is ours.
         weakref.finalize(self, self._link.stop).atexit = False
+        # At exit: the same, waited for (see the module). The link is kept, not
+        # the executor: one collected without shutdown() still has calls to
+        # finish. at_exit registers the hook again, after distributed's import.
+        _links.add(self._link)
+        _exit.at_exit(_exit.DASK, _finish_at_exit)
 
     @property
     def client(self) -> Any:
@@ -124,3 +147,25 @@ class DaskExecutor(Executor):
 
     def _join_workers(self) -> None:
         self._link.join()
+
+
+#: Every executor's link, held weakly (one that has closed may go), for interpreter exit.
+_links: weakref.WeakSet[LocalLink | BridgeLink] = weakref.WeakSet()
+
+
+def _finish_at_exit() -> None:
+    """At interpreter exit: every link drains, then each closes what it owns (see the module).
+
+    All drain before any closes: executors may share a client
+    (``DaskExecutor(other.client)``), which the one that made it must not
+    close while the other's calls still run. A link stopped before (by
+    ``shutdown(wait=False)``, or its executor collected) closes on its own
+    once drained; it is waited for too.
+    """
+    links = list(_links)
+    for link in links:
+        link.stop(close=False)
+    for link in links:
+        link.join_drained()
+    for link in links:
+        link.close_now()

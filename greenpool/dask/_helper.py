@@ -40,12 +40,14 @@ class Answers:
         self._lock = threading.Lock()
         self._pending: list[bytes] = []
         self._loop: Any = None
+        #: Set once a write found the parent gone.
+        self.parent_gone = False
 
     def send_now(self, message: tuple[Any, ...]) -> None:
         with self._lock:
             data = b"".join([*self._pending, _frames.encode(message)])
             self._pending = []
-            _frames.write_all(self._fd, data)
+            self._write_locked(data)
 
     def send(self, message: tuple[Any, ...]) -> None:
         """Queue ``message``; from the loop thread, which writes the queue at its next turn."""
@@ -59,7 +61,22 @@ class Answers:
         with self._lock:
             data, self._pending = b"".join(self._pending), []
             if data:
-                _frames.write_all(self._fd, data)
+                self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> None:
+        """Write to the parent; once it has gone, drop what it can no longer read.
+
+        The parent may exit, or be killed, while calls it sent still run here:
+        each answer would then raise ``BrokenPipeError`` on the loop (measured:
+        a traceback per answer, and the one from ``close`` kept the helper
+        from ever exiting). The calls still finish and the client closes.
+        """
+        if self.parent_gone:
+            return
+        try:
+            _frames.write_all(self._fd, data)
+        except OSError:  # BrokenPipeError: nobody reads any more.
+            self.parent_gone = True
 
 
 class HelperOwner:
@@ -118,8 +135,10 @@ def main(argv: list[str]) -> int:
                 if cluster is not None:
                     cluster.close()
         finally:
-            answers.send_now(("D",))
-            closed.set()
+            try:
+                answers.send_now(("D",))
+            finally:
+                closed.set()  # Whatever happened: main() must return, and the helper exit.
 
     def stop() -> None:
         on_drained: Callable[[], None] = lambda: threading.Thread(target=close).start()  # noqa: E731

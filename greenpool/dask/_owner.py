@@ -90,6 +90,15 @@ class FutureOwner:
             refuse(item, error)
 
 
+def stopped_error() -> RuntimeError:
+    """What a link raises for a call accepted once it has stopped (at interpreter exit, or
+    a due delayed call of an executor collected meanwhile): it would never be handed over."""
+    from greenpool import _exit
+
+    when = "interpreter shutdown" if _exit.DASK in _exit.finishing else "shutdown"
+    return RuntimeError(f"cannot schedule new futures after {when}")
+
+
 def submit_error(error: BaseException) -> BaseException:
     """What ``Client.submit`` raised, said plainly: dask reports a call it could not pickle
     as its graph (``Could not serialize object of type LLGExpr``), the cause two levels down."""

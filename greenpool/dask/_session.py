@@ -41,6 +41,15 @@ from greenpool.dask._owner import Tracked, dask_error, submit_error
 REFRESH_SECONDS = 0.2
 
 
+def _closed_client(status: str) -> Callable[..., Any]:
+    """What :meth:`Session._dispatch` calls for ``Client.submit`` once the client has closed."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError(f"the dask client is {status}")
+
+    return refuse
+
+
 class Call(Tracked):
     """One accepted call on its way through the cluster."""
 
@@ -168,6 +177,31 @@ class Session:
         self.stopping = True
         self.loop.add_callback(self._check_drained)
 
+    def loop_stopped(self) -> bool:
+        """Whether the client's loop has stopped: the client (and the cluster whose loop it
+        shared) was closed under the executor, and no callback given to it will ever run."""
+        asyncio_loop = getattr(self.loop, "asyncio_loop", None)
+        return asyncio_loop is not None and not asyncio_loop.is_running()
+
+    def abandon(self, error: BaseException) -> None:
+        """End every call left with ``error``: the client was closed under the executor.
+
+        On the loop; or, once :meth:`loop_stopped`, from any thread, since
+        nothing else touches the calls then. Nothing could ever resolve
+        them: those not handed over are refused, the others failed.
+        """
+        self.stopping = True
+        while self.waiting:
+            try:
+                call = self.waiting.popleft()
+            except IndexError:
+                break
+            self._owner.refused(call, error)
+        for call in list(self.handed.values()):
+            self.handed.pop(call.key, None)
+            call.dask_future = None
+            self._owner.failed(call, error)
+
     def close(self) -> None:
         """Stop listening to the cluster; from any thread but the loop's."""
         self.client.sync(self._close)
@@ -189,6 +223,12 @@ class Session:
         limit = self.max_in_flight
         submit = self.client.submit
         topic = self.topic
+        if self.client.status in ("closing", "closed"):
+            # Closed under the executor (by whoever owns it, when another executor
+            # shares it): a call handed to it now would never be heard of again,
+            # and the executor would never drain. Its handed calls fail on their own.
+            limit = None
+            submit = _closed_client(self.client.status)
         while waiting and (limit is None or len(handed) < limit):
             try:
                 call = waiting.popleft()
