@@ -25,11 +25,22 @@ def invariant_holds(stats: greenpool.ExecutorStatistics) -> bool:
     return stats.submitted == stats.executed + stats.cancelled + stats.pending + stats.running
 
 
+def test_a_delayed_call_counts_only_as_scheduled_until_it_falls_due(
+    any_executor: greenpool.Executor,
+) -> None:
+    # Due in a minute, so that no pause of the test's thread (a loaded CI
+    # machine once took over 50 ms between two lines) can let it fall due.
+    future = any_executor.submit_after(60, time.monotonic)
+    stats = any_executor.statistics
+    assert (stats.scheduled, stats.submitted, stats.pending) == (1, 0, 0), stats
+    assert future.cancel()
+    stats = any_executor.statistics
+    assert (stats.scheduled, stats.submitted, stats.cancelled) == (0, 0, 0), stats
+
+
 def test_a_delayed_call_runs_no_sooner_than_its_delay(any_executor: greenpool.Executor) -> None:
     before = time.monotonic()
     future = any_executor.submit_after(0.05, time.monotonic)
-    assert any_executor.statistics.scheduled == 1
-    assert any_executor.statistics.submitted == 0
     ran_at = future.result(timeout=LONG)
     assert ran_at - before >= 0.05
     stats = any_executor.statistics
@@ -66,12 +77,14 @@ def test_a_delayed_call_that_raises_fails_its_future_and_counts_a_failure(
 def test_cancel_before_due_stops_it_and_counts_it_nowhere(
     any_executor: greenpool.Executor,
 ) -> None:
-    future = any_executor.submit_after(0.05, time.monotonic)
+    # Half a second: room for a pause of the test's thread on a loaded machine
+    # (one took over 50 ms between two lines) before the cancel.
+    future = any_executor.submit_after(0.5, time.monotonic)
     assert future.cancel()
     assert future.cancelled()
     assert any_executor.statistics.scheduled == 0
     # Past its deadline, and after a later call, it has still not run.
-    assert any_executor.submit_after(0.1, abs, -1).result(timeout=LONG) == 1
+    assert any_executor.submit_after(0.6, abs, -1).result(timeout=LONG) == 1
     stats = any_executor.statistics
     assert future.cancelled()
     assert (stats.submitted, stats.cancelled, stats.scheduled, stats.executed) == (1, 0, 0, 1)
@@ -181,7 +194,7 @@ def test_shutdown_waits_for_delayed_calls_to_fall_due_and_run(
 def test_shutdown_without_wait_lets_delayed_calls_still_run(
     any_executor: greenpool.Executor,
 ) -> None:
-    future = any_executor.submit_after(0.05, abs, -3)
+    future = any_executor.submit_after(0.5, abs, -3)  # Not due before the check below.
     any_executor.shutdown(wait=False)
     assert not future.done()
     assert future.result(timeout=LONG) == 3
