@@ -354,9 +354,13 @@ def test_max_tasks_per_child(self: Any) -> None:
             self.executor_type(1, mp_context=context, max_tasks_per_child=3)
         return
     executor = self.executor_type(1, mp_context=context, max_tasks_per_child=3)
-    pids = [executor.submit(os.getpid).result(timeout=SHORT_TIMEOUT) for _ in range(3)]
-    self.assertEqual(len(set(pids)), 1)
+    pids = [executor.submit(os.getpid).result(timeout=SHORT_TIMEOUT) for _ in range(2)]
+    # After the second call, as CPython's test checks: the worker is still the
+    # pool's one. (After the third it exits, on its own time: counting it then
+    # raced with its exit, and lost under load in CI, two test processes at once.)
     self.assertEqual(executor.num_workers, 1)
+    pids.append(executor.submit(os.getpid).result(timeout=SHORT_TIMEOUT))
+    self.assertEqual(len(set(pids)), 1)
     self.assertNotEqual(executor.submit(os.getpid).result(timeout=SHORT_TIMEOUT), pids[0])
     # The manager forgets the old worker when it sees it exit, which may come
     # just after the fourth result.
