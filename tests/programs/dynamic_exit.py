@@ -8,6 +8,7 @@ delayed`` when the exit hook cancels it. Run by tests/test_exit_kinds.py.
 """
 
 import os
+import threading
 import time
 
 import greenpool
@@ -17,8 +18,14 @@ def say(text: str) -> None:
     os.write(1, (text + "\n").encode())  # One write: lines from two threads never mix.
 
 
+#: Set by calls 0 and 1 once they have said they started.
+started = [threading.Event(), threading.Event()]
+
+
 def call(i: int) -> None:
     say(f"started {i}")
+    if i < 2:
+        started[i].set()
     time.sleep(0.2)
     say(f"finished {i}")
 
@@ -28,8 +35,8 @@ for i in range(4):
     executor.submit(call, i)
 delayed = executor.submit_after(3600, call, 99)
 delayed.add_done_callback(lambda f: say("cancelled delayed" if f.cancelled() else "delayed ran"))
-deadline = time.monotonic() + 10
-while executor.statistics.running < 2 and time.monotonic() < deadline:
-    time.sleep(0.005)
+# Until both running calls have said so: a call counts as running a moment before it runs.
+for event in started:
+    event.wait(10)
 stats = executor.statistics
 say(f"main done: running {stats.running}, pending {stats.pending}, scheduled {stats.scheduled}")

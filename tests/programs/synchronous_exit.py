@@ -9,6 +9,7 @@ mid-call as the interpreter finalizes. Call 2, an hour away, is cancelled
 """
 
 import os
+import threading
 import time
 
 import greenpool
@@ -18,8 +19,13 @@ def say(text: str) -> None:
     os.write(1, (text + "\n").encode())  # One write: lines from two threads never mix.
 
 
+started = threading.Event()
+
+
 def call(i: int) -> None:
     say(f"started {i}")
+    if i == 1:
+        started.set()
     time.sleep(0.3)
     say(f"finished {i}")
 
@@ -29,8 +35,7 @@ executor.submit(call, 0)
 executor.submit_after(0, call, 1)
 delayed = executor.submit_after(3600, call, 2)
 delayed.add_done_callback(lambda f: say("cancelled delayed" if f.cancelled() else "delayed ran"))
-deadline = time.monotonic() + 10
-while executor.statistics.running < 1 and time.monotonic() < deadline:
-    time.sleep(0.005)
+# Until call 1 has said so: it counts as running a moment before it runs.
+started.wait(10)
 stats = executor.statistics
 say(f"main done: running {stats.running}, pending {stats.pending}, scheduled {stats.scheduled}")
