@@ -103,7 +103,37 @@ class RandomRefusal:
             raise greenpool.RejectedSubmission(f"refused at random (backlog {backlog})")
 
 
-class Submitter:
+class Windowed:
+    """A submitter's loop: ``operations`` random operations, each result checked
+    (``settle``) once more than ``WINDOW`` are outstanding, the rest at the end.
+
+    Run in a green or a native thread; what it raises is kept in ``error``
+    for the test to raise, with its traceback.
+    """
+
+    operations: int
+    window: deque[Any]
+    error: BaseException | None = None
+
+    def operate(self, i: int) -> None:
+        raise NotImplementedError
+
+    def settle(self, *entry: Any) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        try:
+            for i in range(self.operations):
+                self.operate(i)
+                while len(self.window) > WINDOW:
+                    self.settle(*self.window.popleft())
+            while self.window:
+                self.settle(*self.window.popleft())
+        except BaseException as exc:
+            self.error = exc
+
+
+class Submitter(Windowed):
     """One green or native thread's operations, and what it saw of them."""
 
     def __init__(
@@ -123,18 +153,6 @@ class Submitter:
         self.random = random.Random(seed)
         self.window: deque[tuple[Future[int], str, int, bool]] = deque()
         self.seen: Counter[str] = Counter()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for i in range(self.operations):
-                self.operate(i)
-                while len(self.window) > WINDOW:
-                    self.settle(*self.window.popleft())
-            while self.window:
-                self.settle(*self.window.popleft())
-        except BaseException as exc:  # Reported by the test, with its traceback.
-            self.error = exc
 
     def track(self, future: Future[int], how: str, i: int, cancelled: bool = False) -> None:
         slot = self.slot
@@ -287,7 +305,7 @@ def drive(kind: str, executor: greenpool.Executor, policy: RandomRefusal, attemp
         assert seen[what] > 0, f"no {what!r} in {seen}"
 
 
-class PoolSubmitter:
+class PoolSubmitter(Windowed):
     """One green or native thread's random ``Pool`` calls over an executor, and what it saw.
 
     ``apply_async`` raises ``RejectedSubmission`` when refused; the map
@@ -306,18 +324,6 @@ class PoolSubmitter:
         self.random = random.Random(seed)
         self.window: deque[tuple[Any, str, int]] = deque()
         self.seen: Counter[str] = Counter()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for i in range(self.operations):
-                self.operate(i)
-                while len(self.window) > WINDOW:
-                    self.settle(*self.window.popleft())
-            while self.window:
-                self.settle(*self.window.popleft())
-        except BaseException as exc:
-            self.error = exc
 
     def marker(self) -> Callable[[object], None]:
         slot = self.slot
