@@ -93,9 +93,9 @@ def test_cancel_before_due_stops_it_and_counts_it_nowhere(
 def test_a_cancelled_call_never_runs() -> None:
     ran: list[int] = []
     executor = greenpool.ThreadPoolExecutor(2)
-    future = executor.submit_after(0.05, ran.append, 1)
+    future = executor.submit_after(0.5, ran.append, 1)  # Room for a pause before the cancel.
     assert future.cancel()
-    executor.submit_after(0.15, ran.append, 2).result(timeout=LONG)
+    executor.submit_after(0.6, ran.append, 2).result(timeout=LONG)
     executor.shutdown()
     assert ran == [2]
 
@@ -144,9 +144,13 @@ def test_check_and_reject_runs_when_the_call_falls_due_not_before(kind: str) -> 
             raise RejectedSubmission("full")
 
     executor = make_kind(kind, check_and_reject)
-    future = executor.submit_after(0.1, abs, -1)
+    # Due in a minute: no pause of the test's thread can let it fall due before
+    # the check below (one of over 100 ms did in CI, with a call due in 0.1 s).
+    never = executor.submit_after(60, abs, -1)
     assert seen == []  # Not at submit_after.
+    assert never.cancel()
     refusing.set()
+    future = executor.submit_after(0.1, abs, -1)
     with pytest.raises(RejectedSubmission, match="full"):
         future.result(timeout=LONG)
     stats = executor.statistics
